@@ -1,1 +1,16 @@
-//! placeholder
+//! Card edges: everything between the logical file system and the card.
+//!
+//! - [`iso7816`]: command/response APDUs, status words, bounded BER-TLV, ATR parsing and the
+//!   APDU session (chaining, `61xx`, `6Cxx`, extended length when declared).
+//! - [`transport`]: PC/SC (owned and borrowed handles) and in-memory cards.
+//! - [`detect`]: Windows' three card discovery flows, with their evidence.
+//!
+//! This crate never sees a `CARD_DATA`: the minidriver crate maps its types to the C ABI.
+#![deny(unsafe_code)]
+
+pub mod detect;
+pub mod error;
+pub mod iso7816;
+pub mod transport;
+
+pub use error::{Error, Result, TransportError};
