@@ -4,6 +4,7 @@
 //!   APDU session (chaining, `61xx`, `6Cxx`, extended length when declared).
 //! - [`transport`]: PC/SC (owned and borrowed handles) and in-memory cards.
 //! - [`detect`]: Windows' three card discovery flows, with their evidence.
+//! - `sim` (feature `sim`): simulated cards that behave like real ones, in process or on vsmartcard's vpcd.
 //!
 //! This crate never sees a `CARD_DATA`: the minidriver crate maps its types to the C ABI.
 #![deny(unsafe_code)]
@@ -11,6 +12,8 @@
 pub mod detect;
 pub mod error;
 pub mod iso7816;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod transport;
 
 pub use error::{Error, Result, TransportError};
