@@ -24,14 +24,12 @@ use hex_literal::hex;
 /// TD2=31, IFSC TA3=FE). TCK `40`. Extended length: **declared** (third capability byte `C0`:
 /// command chaining and extended Lc/Le). OpenSC (`card-piv.c`, `piv_match_card`) types it as a
 /// YubiKey from the issuer data `"YubiKey"`.
-pub const YUBIKEY_5_NFC_USB: &[u8] =
-    &hex!("3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 40");
+pub const YUBIKEY_5_NFC_USB: &[u8] = &hex!("3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 40");
 
 /// YubiKey 5 NFC over NFC (PC/SC pseudo-ATR). smartcard_list.txt: "Yubikey 5 NFC (via NFC)
 /// (Other)". Historical bytes (13): the same as [`YUBIKEY_5_NFC_USB`]. Protocols: TD1=80 (T=0),
 /// TD2=01 (T=1); no TA1. TCK `F9`. Extended length: **declared** (`C0`).
-pub const YUBIKEY_5_NFC_CONTACTLESS: &[u8] =
-    &hex!("3B 8D 80 01 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 F9");
+pub const YUBIKEY_5_NFC_CONTACTLESS: &[u8] = &hex!("3B 8D 80 01 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 F9");
 
 /// YubiKey 4. smartcard_list.txt: "Yubico Yubikey 4 OTP+CCID". Historical bytes (8): ASCII
 /// `"Yubikey4"` (no category byte, so not compact-TLV). Protocols: T=1. TCK `D4`. Extended
@@ -40,8 +38,7 @@ pub const YUBIKEY_4: &[u8] = &hex!("3B F8 13 00 00 81 31 FE 15 59 75 62 69 6B 65
 
 /// YubiKey NEO. smartcard_list.txt: "YubiKey NEO (PKI)". Historical bytes (12): ASCII
 /// `"YubikeyNEOr3"`. Protocols: T=1. TCK `E1`. Extended length: not declared.
-pub const YUBIKEY_NEO: &[u8] =
-    &hex!("3B FC 13 00 00 81 31 FE 15 59 75 62 69 6B 65 79 4E 45 4F 72 33 E1");
+pub const YUBIKEY_NEO: &[u8] = &hex!("3B FC 13 00 00 81 31 FE 15 59 75 62 69 6B 65 79 4E 45 4F 72 33 E1");
 
 /// Nitrokey 3C NFC. smartcard_list.txt: "\"Nitrokey 3C NFC\" USB authentication and security
 /// token (Other)". Historical bytes (12): `80 5A "Nitrokey 3"` = category 80, card issuer's data
@@ -55,8 +52,7 @@ pub const NITROKEY_3: &[u8] = &hex!("3B 8C 01 80 5A 4E 69 74 72 6F 6B 65 79 20 3
 /// capabilities `73 CC 91 CB`, application identifier `F9` + the PIV AID
 /// `A0 00 00 03 08 00 00 10 00`. Protocols: T=1 (TD1=81, TD2=B1), then TD3=1F (T=15, global
 /// TA4=83). TCK `79`. Extended length: **declared** (`CB`: chaining + extended Lc/Le).
-pub const NIST_TEST_PIV: &[u8] =
-    &hex!("3B DF 96 00 81 B1 FE 45 1F 83 80 73 CC 91 CB F9 A0 00 00 03 08 00 00 10 00 79");
+pub const NIST_TEST_PIV: &[u8] = &hex!("3B DF 96 00 81 B1 FE 45 1F 83 80 73 CC 91 CB F9 A0 00 00 03 08 00 00 10 00 79");
 
 /// NASA PIV card (IDEMIA Cosmo V8.0). smartcard_list.txt: "NASA Personal Identity Verification
 /// (PIV) card (eID)" / "IDEMIA Cosmo V8.0 with a PIV applet". Historical bytes (6):
@@ -70,8 +66,7 @@ pub const NASA_PIV: &[u8] = &hex!("3B D6 97 00 81 B1 FE 45 1F 07 80 31 C1 52 11 
 /// 3-byte status indicator `07 90 00` at the end). Protocols: **T=0 only** (TD1=80), then TD2=1F
 /// (T=15, global TA3=03). **TCK present** (`80`) because T=15 is indicated, even though the only
 /// protocol is T=0. Extended length: not declared.
-pub const DOD_CAC_OBERTHUR: &[u8] =
-    &hex!("3B DB 96 00 80 1F 03 00 31 C0 64 B0 F3 10 00 07 90 00 80");
+pub const DOD_CAC_OBERTHUR: &[u8] = &hex!("3B DB 96 00 80 1F 03 00 31 C0 64 B0 F3 10 00 07 90 00 80");
 
 /// US DoD CAC (Gemalto TOP DL GX4 144K). smartcard_list.txt: "DoD CAC card issued Jan 14, 2010" /
 /// "GEMALTO TOP DL GX4 144K"; also in OpenSC's `piv_atrs` ("Gemalto (PIV Endpoint)").
@@ -97,16 +92,14 @@ pub const ID_ONE_PIV_MASK: &[u8] = &hex!("FF FF FF FF FF FF FF FF FF FF FF FF FF
 /// `80 FB A0 00 00 03 97 42 54 46 59 04 01` = category 80, application identifier (tag F,
 /// 11 bytes) = the GIDS AID with version bytes `04 01`.
 /// Protocols: T=1 (TD1=01 only). TCK `CF`. Extended length: not declared in the ATR.
-pub const MS_VIRTUAL_SMART_CARD: &[u8] =
-    &hex!("3B 8D 01 80 FB A0 00 00 03 97 42 54 46 59 04 01 CF");
+pub const MS_VIRTUAL_SMART_CARD: &[u8] = &hex!("3B 8D 01 80 FB A0 00 00 03 97 42 54 46 59 04 01 CF");
 
 /// Reference card for GidsApplet (mysmartlogon's GIDS applet), an NXP JCOP21 v2.4.2R3. The ATR is
 /// listed as "NXP JCOP21 v2.4.2R3" in the README of crocs-muni/JCAlgTest; the project's GIDS
 /// research (`shared/research/gids.md` section 1.4) found it as the ATR of a GidsApplet card
 /// driven by Windows. Historical bytes (9): ASCII `"JCOP242R3"`. Protocols: T=1. TCK `A2`.
 /// Extended length: not declared (GidsApplet's EF.ATR says no extended length either).
-pub const GIDS_APPLET_JCOP: &[u8] =
-    &hex!("3B F9 13 00 00 81 31 FE 45 4A 43 4F 50 32 34 32 52 33 A2");
+pub const GIDS_APPLET_JCOP: &[u8] = &hex!("3B F9 13 00 00 81 31 FE 45 4A 43 4F 50 32 34 32 52 33 A2");
 
 /// **No historical bytes.** ATR that OpenSC's GIDS CI gives jcardsim running GidsApplet
 /// (OpenSC `.github/test-gidsapplet.sh`: `com.licel.jcardsim.card.ATR=3B80800101`).
@@ -139,8 +132,7 @@ pub const CRYPTOFLEX_T0: &[u8] = &hex!("3B E2 00 00 40 20 49 06");
 /// [`MS_VIRTUAL_SMART_CARD`] without its TCK. TD1=01 indicates T=1, so ISO 7816-3 requires a TCK;
 /// a strict parser must reject it. Its 13 historical bytes are complete, so a lenient parser can
 /// still recover them.
-pub const MS_VIRTUAL_SMART_CARD_NO_TCK: &[u8] =
-    &hex!("3B 8D 01 80 FB A0 00 00 03 97 42 54 46 59 04 01");
+pub const MS_VIRTUAL_SMART_CARD_NO_TCK: &[u8] = &hex!("3B 8D 01 80 FB A0 00 00 03 97 42 54 46 59 04 01");
 
 /// **Malformed (made for this project).** [`YUBIKEY_5_NFC_USB`] cut after 12 bytes: T0 promises
 /// 13 historical bytes, only 3 arrive, and no TCK. A parser must reject it.
@@ -148,8 +140,7 @@ pub const TRUNCATED: &[u8] = &hex!("3B FD 13 00 00 81 31 FE 15 80 73 C0");
 
 /// **Malformed (made for this project).** [`YUBIKEY_5_NFC_USB`] with TCK `41` instead of `40`.
 /// A parser that checks TCK must reject it.
-pub const WRONG_TCK: &[u8] =
-    &hex!("3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 41");
+pub const WRONG_TCK: &[u8] = &hex!("3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 41");
 
 /// **Malformed (made for this project).** [`NITROKEY_3`] with TS `3A`, which is neither direct
 /// (`3B`) nor inverse (`3F`) convention. A parser must reject it.
@@ -225,11 +216,7 @@ mod tests {
         } else {
             None
         };
-        rest.is_empty().then_some(Atr {
-            historical,
-            protocols,
-            tck,
-        })
+        rest.is_empty().then_some(Atr { historical, protocols, tck })
     }
 
     /// Third card-capabilities byte, if the historical bytes are compact-TLV and carry tag 7/len 3.
@@ -257,113 +244,45 @@ mod tests {
         // (atr, historical bytes, protocols, TCK, extended length declared)
         type Row<'a> = (&'a [u8], &'a [u8], &'a [u8], Option<u8>, bool);
         let table: &[Row<'_>] = &[
-            (
-                YUBIKEY_5_NFC_USB,
-                &YUBIKEY_5_NFC_USB[9..22],
-                &[1, 1],
-                Some(0x40),
-                true,
-            ),
-            (
-                YUBIKEY_5_NFC_CONTACTLESS,
-                &YUBIKEY_5_NFC_USB[9..22],
-                &[0, 1],
-                Some(0xF9),
-                true,
-            ),
+            (YUBIKEY_5_NFC_USB, &YUBIKEY_5_NFC_USB[9..22], &[1, 1], Some(0x40), true),
+            (YUBIKEY_5_NFC_CONTACTLESS, &YUBIKEY_5_NFC_USB[9..22], &[0, 1], Some(0xF9), true),
             (YUBIKEY_4, b"Yubikey4", &[1, 1], Some(0xD4), false),
             (YUBIKEY_NEO, b"YubikeyNEOr3", &[1, 1], Some(0xE1), false),
             (NITROKEY_3, b"\x80\x5ANitrokey 3", &[1], Some(0x7D), false),
-            (
-                NIST_TEST_PIV,
-                &NIST_TEST_PIV[10..25],
-                &[1, 1, 15],
-                Some(0x79),
-                true,
-            ),
-            (
-                NASA_PIV,
-                &hex!("80 31 C1 52 11 18"),
-                &[1, 1, 15],
-                Some(0xF9),
-                false,
-            ),
-            (
-                DOD_CAC_OBERTHUR,
-                &DOD_CAC_OBERTHUR[7..18],
-                &[0, 15],
-                Some(0x80),
-                false,
-            ),
+            (NIST_TEST_PIV, &NIST_TEST_PIV[10..25], &[1, 1, 15], Some(0x79), true),
+            (NASA_PIV, &hex!("80 31 C1 52 11 18"), &[1, 1, 15], Some(0xF9), false),
+            (DOD_CAC_OBERTHUR, &DOD_CAC_OBERTHUR[7..18], &[0, 15], Some(0x80), false),
             (DOD_CAC_GEMALTO, &DOD_CAC_GEMALTO[5..], &[], None, false),
-            (
-                ID_ONE_PIV,
-                &hex!("80 31 C1 52 41 12"),
-                &[1, 1, 15],
-                Some(0x23),
-                false,
-            ),
-            (
-                MS_VIRTUAL_SMART_CARD,
-                &MS_VIRTUAL_SMART_CARD[3..16],
-                &[1],
-                Some(0xCF),
-                false,
-            ),
+            (ID_ONE_PIV, &hex!("80 31 C1 52 41 12"), &[1, 1, 15], Some(0x23), false),
+            (MS_VIRTUAL_SMART_CARD, &MS_VIRTUAL_SMART_CARD[3..16], &[1], Some(0xCF), false),
             (GIDS_APPLET_JCOP, b"JCOP242R3", &[1, 1], Some(0xA2), false),
             (NO_HISTORICAL_BYTES, &[], &[0, 1], Some(0x01), false),
             (GERMAN_EID, &GERMAN_EID[4..14], &[0, 1], Some(0x75), true),
-            (
-                VSMARTCARD_ISO7816,
-                &hex!("80 73 FF 01 00"),
-                &[1, 1],
-                Some(0x0B),
-                false,
-            ),
+            (VSMARTCARD_ISO7816, &hex!("80 73 FF 01 00"), &[1, 1], Some(0x0B), false),
             (CRYPTOFLEX_T0, &hex!("49 06"), &[0], None, false),
         ];
         for &(atr, historical, protocols, tck, extended) in table {
             let parsed = parse(atr).unwrap_or_else(|| panic!("{atr:02X?}"));
-            let expected = Atr {
-                historical,
-                protocols: protocols.to_vec(),
-                tck,
-            };
+            let expected = Atr { historical, protocols: protocols.to_vec(), tck };
             assert_eq!(parsed, expected, "{atr:02X?}");
             assert_eq!(extended_length_declared(historical), extended, "{atr:02X?}");
             assert!(atr.len() <= 33);
         }
-        assert_eq!(
-            &MS_VIRTUAL_SMART_CARD[5..14],
-            &hex!("A0 00 00 03 97 42 54 46 59")
-        );
+        assert_eq!(&MS_VIRTUAL_SMART_CARD[5..14], &hex!("A0 00 00 03 97 42 54 46 59"));
     }
 
     #[test]
     fn malformed_are_rejected() {
-        for atr in [
-            MS_VIRTUAL_SMART_CARD_NO_TCK,
-            TRUNCATED,
-            WRONG_TCK,
-            INVALID_TS,
-        ] {
+        for atr in [MS_VIRTUAL_SMART_CARD_NO_TCK, TRUNCATED, WRONG_TCK, INVALID_TS] {
             assert!(parse(atr).is_none(), "{atr:02X?}");
         }
     }
 
     #[test]
     fn mask_matches_its_atr_only() {
-        let masked = |atr: &[u8]| -> Vec<u8> {
-            atr.iter()
-                .zip(ID_ONE_PIV_MASK)
-                .map(|(a, m)| a & m)
-                .collect()
-        };
+        let masked = |atr: &[u8]| -> Vec<u8> { atr.iter().zip(ID_ONE_PIV_MASK).map(|(a, m)| a & m).collect() };
         assert_eq!(ID_ONE_PIV.len(), ID_ONE_PIV_MASK.len());
-        assert_eq!(
-            masked(ID_ONE_PIV),
-            masked(&hex!("3B D6 97 00 81 B1 FE 45 1F 87 80 31 C1 52 41 99 AA"))
-        );
+        assert_eq!(masked(ID_ONE_PIV), masked(&hex!("3B D6 97 00 81 B1 FE 45 1F 87 80 31 C1 52 41 99 AA")));
         assert_ne!(masked(ID_ONE_PIV), masked(&NASA_PIV[..ID_ONE_PIV.len()]));
     }
 

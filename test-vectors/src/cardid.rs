@@ -55,8 +55,7 @@ pub const GUID_3: [u8; 16] = hex!("BF01E768 DFC5 4C54 9F42 7DFF7B178D22");
 /// A parser must conclude: version 0 (v1), vendor `"MSFT"`, GUIDs = [`GUID_1`].
 ///
 /// `30 1A` SEQUENCE, `16 04 "MSFT"` IA5String, `30 12` SEQUENCE OF, `04 10 <GUID_1>`.
-pub const CARDID_1_GUID: &[u8] =
-    &hex!("301A 16044D534654 3012 0410 8B4715BD02984344837863FFED098312");
+pub const CARDID_1_GUID: &[u8] = &hex!("301A 16044D534654 3012 0410 8B4715BD02984344837863FFED098312");
 
 /// Valid DER `CardID` with three GUIDs, version omitted. Hand-made.
 /// A parser must conclude: version 0, vendor `"MSFT"`, GUIDs = [`GUID_1`], [`GUID_2`],
@@ -90,23 +89,19 @@ pub const GET_DATA_7F68_WRAPPED: &[u8] = &hex!(
 /// GET DATA `7F68` response data with `7F68` as an implicit tag replacing the SEQUENCE tag:
 /// `7F 68 1A` followed by the SEQUENCE's contents. Hand-made. A parser that accepts this form
 /// must conclude as for [`CARDID_1_GUID`].
-pub const GET_DATA_7F68_IMPLICIT: &[u8] =
-    &hex!("7F681A 16044D534654 3012 0410 8B4715BD02984344837863FFED098312");
+pub const GET_DATA_7F68_IMPLICIT: &[u8] = &hex!("7F681A 16044D534654 3012 0410 8B4715BD02984344837863FFED098312");
 
 /// Well-formed `CardID` whose vendor is `"ACME"`. Hand-made. A parser must conclude: decodes,
 /// but vendor is not `"MSFT"`, so it is not a Windows card identifier; reject (or ignore) it.
-pub const CARDID_VENDOR_NOT_MSFT: &[u8] =
-    &hex!("301A 160441434D45 3012 0410 8B4715BD02984344837863FFED098312");
+pub const CARDID_VENDOR_NOT_MSFT: &[u8] = &hex!("301A 160441434D45 3012 0410 8B4715BD02984344837863FFED098312");
 
 /// Well-formed `CardID` with version 1 (v2). Hand-made. A parser must conclude: decodes, but the
 /// version must be 0; reject as unsupported.
-pub const CARDID_VERSION_1: &[u8] =
-    &hex!("301D 020101 16044D534654 3012 0410 8B4715BD02984344837863FFED098312");
+pub const CARDID_VERSION_1: &[u8] = &hex!("301D 020101 16044D534654 3012 0410 8B4715BD02984344837863FFED098312");
 
 /// `CardID` whose only GUID is 15 bytes (`04 0F`, [`GUID_1`] without its last byte). Hand-made.
 /// The DER is well-formed; a parser must conclude: GUID violates SIZE(16); reject.
-pub const CARDID_GUID_15_BYTES: &[u8] =
-    &hex!("3019 16044D534654 3011 040F 8B4715BD02984344837863FFED0983");
+pub const CARDID_GUID_15_BYTES: &[u8] = &hex!("3019 16044D534654 3011 040F 8B4715BD02984344837863FFED0983");
 
 /// [`CARDID_1_GUID`] cut after 20 of its 28 bytes (inside the GUID). Hand-made. A parser must
 /// conclude: the SEQUENCE claims 26 bytes but 18 follow; reject as truncated.
@@ -115,8 +110,7 @@ pub const CARDID_TRUNCATED: &[u8] = &hex!("301A 16044D534654 3012 0410 8B4715BD0
 /// [`CARDID_1_GUID`] followed by `90 00`, which is what a caller gets if it forgets to strip the
 /// status word. Hand-made. A parser of one DER value must conclude: trailing data after the
 /// SEQUENCE; reject.
-pub const CARDID_TRAILING_GARBAGE: &[u8] =
-    &hex!("301A 16044D534654 3012 0410 8B4715BD02984344837863FFED098312 9000");
+pub const CARDID_TRAILING_GARBAGE: &[u8] = &hex!("301A 16044D534654 3012 0410 8B4715BD02984344837863FFED098312 9000");
 
 /// `CardID` whose vendor is the 9-character `"MSFT-CORP"`. Hand-made. A parser must conclude:
 /// vendor violates SIZE(0..8); reject.
@@ -125,13 +119,11 @@ pub const CARDID_VENDOR_TOO_LONG: &[u8] =
 
 /// [`CARDID_1_GUID`] with an indefinite-length outer SEQUENCE (`30 80 .. 00 00`). Hand-made.
 /// Valid BER, forbidden in DER; a parser must conclude: not DER; reject.
-pub const CARDID_INDEFINITE_LENGTH: &[u8] =
-    &hex!("3080 16044D534654 3012 0410 8B4715BD02984344837863FFED098312 0000");
+pub const CARDID_INDEFINITE_LENGTH: &[u8] = &hex!("3080 16044D534654 3012 0410 8B4715BD02984344837863FFED098312 0000");
 
 /// [`CARDID_1_GUID`] with a SET tag (`31`) instead of SEQUENCE (`30`). Hand-made. A parser must
 /// conclude: wrong outer tag; reject.
-pub const CARDID_WRONG_OUTER_TAG: &[u8] =
-    &hex!("311A 16044D534654 3012 0410 8B4715BD02984344837863FFED098312");
+pub const CARDID_WRONG_OUTER_TAG: &[u8] = &hex!("311A 16044D534654 3012 0410 8B4715BD02984344837863FFED098312");
 
 /// `CardID` with an empty GUID list (`30 00`). Hand-made. ASN.1 allows an empty SEQUENCE OF, so
 /// it decodes; but Windows needs the first GUID and there is none. A parser must conclude: no
@@ -140,13 +132,11 @@ pub const CARDID_EMPTY_GUID_LIST: &[u8] = &hex!("3008 16044D534654 3000");
 
 /// [`CARDID_1_GUID`] with the outer length in long form (`30 81 1A`). Hand-made. Valid BER, but
 /// DER requires the shortest length form; a DER parser must reject it.
-pub const CARDID_NON_MINIMAL_LENGTH: &[u8] =
-    &hex!("30811A 16044D534654 3012 0410 8B4715BD02984344837863FFED098312");
+pub const CARDID_NON_MINIMAL_LENGTH: &[u8] = &hex!("30811A 16044D534654 3012 0410 8B4715BD02984344837863FFED098312");
 
 /// `CardID` whose vendor `"MSFT"` is a UTF8String (`0C`) instead of IA5String (`16`). Hand-made.
 /// A parser must conclude: wrong type for vendor; reject.
-pub const CARDID_VENDOR_UTF8STRING: &[u8] =
-    &hex!("301A 0C044D534654 3012 0410 8B4715BD02984344837863FFED098312");
+pub const CARDID_VENDOR_UTF8STRING: &[u8] = &hex!("301A 0C044D534654 3012 0410 8B4715BD02984344837863FFED098312");
 
 /// Every vector as `(name, bytes)`, for loops and fuzz seeds.
 pub const ALL: &[(&str, &[u8])] = &[
@@ -230,10 +220,7 @@ mod tests {
         assert_eq!(&GET_DATA_7F68_WRAPPED[3..], CARDID_1_GUID);
         assert_eq!(usize::from(GET_DATA_7F68_WRAPPED[2]), CARDID_1_GUID.len());
         assert_eq!(&GET_DATA_7F68_IMPLICIT[3..], &CARDID_1_GUID[2..]);
-        assert_eq!(
-            usize::from(GET_DATA_7F68_IMPLICIT[2]),
-            CARDID_1_GUID.len() - 2
-        );
+        assert_eq!(usize::from(GET_DATA_7F68_IMPLICIT[2]), CARDID_1_GUID.len() - 2);
     }
 
     #[test]

@@ -131,9 +131,7 @@ mod tests {
             2 + usize::from(first)
         } else {
             let n = usize::from(first & 0x7F);
-            let len = der[2..2 + n]
-                .iter()
-                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+            let len = der[2..2 + n].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
             2 + n + len
         }
     }
@@ -148,11 +146,7 @@ mod tests {
             assert_eq!(tlv_len(pk8), pk8.len(), "{name} PKCS#8 length");
             assert_eq!(tlv_len(spki), spki.len(), "{name} SPKI length");
             // PrivateKeyInfo ::= SEQUENCE { version INTEGER 0, AlgorithmIdentifier, ... }
-            let body = if pk8[1] < 0x80 {
-                2
-            } else {
-                2 + usize::from(pk8[1] & 0x7F)
-            };
+            let body = if pk8[1] < 0x80 { 2 } else { 2 + usize::from(pk8[1] & 0x7F) };
             assert_eq!(&pk8[body..body + 3], &hex!("02 01 00"), "{name} version");
             let (alg, curve) = if name.starts_with("RSA") {
                 (RSA_OID, None)
@@ -161,15 +155,9 @@ mod tests {
             } else {
                 (EC_OID, Some(P384_OID))
             };
-            assert!(
-                contains(pk8, alg) && contains(spki, alg),
-                "{name} algorithm"
-            );
+            assert!(contains(pk8, alg) && contains(spki, alg), "{name} algorithm");
             if let Some(curve) = curve {
-                assert!(
-                    contains(pk8, curve) && contains(spki, curve),
-                    "{name} curve"
-                );
+                assert!(contains(pk8, curve) && contains(spki, curve), "{name} curve");
             }
         }
     }
