@@ -11,6 +11,8 @@
 
 pub mod detect;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod iso7816;
 #[cfg(feature = "sim")]
 pub mod sim;
