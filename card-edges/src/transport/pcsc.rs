@@ -79,6 +79,12 @@ impl PcscCard {
         &self.reader
     }
 
+    /// The raw context and card handles, as a CSP stores them in `CARD_DATA` (`hSCardCtx`,
+    /// `hScard`): for a program playing the CSP. They stay owned by this value.
+    pub fn raw_handles(&self) -> (usize, usize) {
+        (self.ctx as usize, self.handle as usize)
+    }
+
     /// Reconnects after `SCARD_W_RESET_CARD`/`SCARD_W_REMOVED_CARD`, resetting the card
     /// (cold state: no PIN verified) when `reset` is true.
     ///
