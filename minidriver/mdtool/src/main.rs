@@ -1,0 +1,2 @@
+//! mdtool.
+fn main() {}
