@@ -1,1 +1,23 @@
-//! Simulated cards (placeholder).
+//! Simulated cards that behave like real tokens, for tests, demos and `mdtool serve`.
+//!
+//! - [`piv`]: the card side of NIST SP 800-73-4 (a YubiKey-compatible PIV token): data objects,
+//!   PIN/PUK, the `9B` management key, key generation and private-key operations, with factory
+//!   defaults and deterministic provisioning from a seed.
+//! - [`vpcd`]: serves a [`CardSlot`](crate::transport::memory::CardSlot) to vsmartcard's vpcd
+//!   reader driver, so that any PC/SC program (OpenSC, yubico-piv-tool, Windows-style hosts over
+//!   pcsc-lite) can use the same card that in-process code reaches through
+//!   [`MemoryCard`](crate::transport::memory::MemoryCard).
+//! - [`stack`] (Linux): test support that runs a private pcscd with its own vpcd reader.
+//!
+//! The card side is written independently of the host edges in this crate (it shares only the
+//! APDU decoder and the TLV codec), so that a host bug is not mirrored by the simulator.
+
+mod chain;
+pub mod piv;
+mod rng;
+#[cfg(target_os = "linux")]
+pub mod stack;
+pub mod vpcd;
+
+pub use piv::{KeyAlgorithm, MgmtAlgorithm, PivSim, PivSimBuilder, SimCounters, TraceEntry};
+pub use vpcd::{VpcdServer, serve};

@@ -284,7 +284,7 @@ impl<T: Transport> PivEdge<T> {
     /// [`Error::Unsupported`] when the card refuses; malformed responses.
     pub fn admin_challenge(&mut self) -> Result<Zeroizing<Vec<u8>>> {
         let alg = self.management_algorithm()?;
-        let rsp = self.general_authenticate(alg.piv_id(), MANAGEMENT_KEY_REF, &[(0x81, &[])], false)?;
+        let rsp = self.general_authenticate(alg.piv_id(), MANAGEMENT_KEY_REF, &[(0x81, &[])], false, 256)?;
         let challenge = dynamic_element(&rsp, 0x81)?;
         if challenge.len() != alg.block_len() {
             return Err(Error::Malformed { what: "management key challenge of the wrong length" });
@@ -307,8 +307,13 @@ impl<T: Transport> PivEdge<T> {
         if response.len() != challenge.algorithm.block_len() {
             return Err(Error::WrongPin { tries_left: None });
         }
-        let rsp =
-            self.general_authenticate_raw(challenge.algorithm.piv_id(), MANAGEMENT_KEY_REF, &[(0x82, response)], true)?;
+        let rsp = self.general_authenticate_raw(
+            challenge.algorithm.piv_id(),
+            MANAGEMENT_KEY_REF,
+            &[(0x82, response)],
+            true,
+            256,
+        )?;
         self.auth.admin = rsp.sw.is_success();
         match rsp.sw.status() {
             Status::Success => Ok(()),
@@ -328,7 +333,7 @@ impl<T: Transport> PivEdge<T> {
     pub fn authenticate_admin(&mut self, key: &[u8]) -> Result<()> {
         let alg = self.management_algorithm()?;
         self.auth.admin = false;
-        let rsp = self.general_authenticate(alg.piv_id(), MANAGEMENT_KEY_REF, &[(0x80, &[])], false)?;
+        let rsp = self.general_authenticate(alg.piv_id(), MANAGEMENT_KEY_REF, &[(0x80, &[])], false, 256)?;
         let witness = alg.decrypt_block(key, dynamic_element(&rsp, 0x80)?)?;
         let mut challenge = Zeroizing::new(vec![0u8; alg.block_len()]);
         getrandom::fill(&mut challenge).map_err(|_| Error::Crypto("no randomness for the host challenge"))?;
@@ -337,6 +342,7 @@ impl<T: Transport> PivEdge<T> {
             MANAGEMENT_KEY_REF,
             &[(0x80, &witness), (0x81, &challenge)],
             true,
+            256,
         )?;
         if !rsp.sw.is_success() {
             return Err(match rsp.sw.status() {
@@ -355,14 +361,16 @@ impl<T: Transport> PivEdge<T> {
 
     /// GENERAL AUTHENTICATE with a dynamic authentication template of `elements`, returning
     /// the template's content on `90 00`.
+    /// `le` is the largest answer expected: a short APDU is used when it fits.
     pub(crate) fn general_authenticate(
         &mut self,
         alg: u8,
         key_ref: u8,
         elements: &[(u8, &[u8])],
         secret: bool,
+        le: usize,
     ) -> Result<Vec<u8>> {
-        let rsp = self.general_authenticate_raw(alg, key_ref, elements, secret)?;
+        let rsp = self.general_authenticate_raw(alg, key_ref, elements, secret, le)?;
         if !rsp.sw.is_success() {
             return Err(status_error(rsp.sw));
         }
@@ -375,6 +383,7 @@ impl<T: Transport> PivEdge<T> {
         key_ref: u8,
         elements: &[(u8, &[u8])],
         secret: bool,
+        le: usize,
     ) -> Result<crate::iso7816::Response> {
         let mut inner = Zeroizing::new(Vec::new());
         for (tag, value) in elements {
@@ -384,7 +393,7 @@ impl<T: Transport> PivEdge<T> {
         tlv::write(&mut template, Tag(0x7C), &inner)?;
         let mut cmd = Command::new(0x00, ins::GENERAL_AUTHENTICATE, alg, key_ref);
         cmd = if secret { cmd.with_secret(template.to_vec()) } else { cmd.with_data(template.to_vec()) };
-        cmd = cmd.with_le(65_536).with_secret_response();
+        cmd = cmd.with_le(le).with_secret_response();
         self.pending_challenge = None;
         self.transmit(&cmd)
     }

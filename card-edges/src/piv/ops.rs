@@ -27,7 +27,9 @@ impl<T: Transport> PivEdge<T> {
         if input.len() != alg.byte_len() {
             return Err(Error::InvalidArgument("input length does not match the key"));
         }
-        let rsp = self.general_authenticate(id, slot.key_ref(), &[(0x82, &[]), (0x81, input)], false)?;
+        // An RSA answer (7C 82 01 04 82 82 01 00 ...) exceeds a short Le; ECDSA's does not.
+        let le = if alg.is_rsa() { 65_536 } else { 256 };
+        let rsp = self.general_authenticate(id, slot.key_ref(), &[(0x82, &[]), (0x81, input)], false, le)?;
         let out = Zeroizing::new(dynamic_element(&rsp, 0x82)?.to_vec());
         if alg.is_rsa() && out.len() != alg.byte_len() {
             return Err(Error::Malformed { what: "RSA result of the wrong length" });
@@ -120,7 +122,7 @@ impl<T: Transport> PivEdge<T> {
         if alg.is_rsa() || peer_point.len() != 2 * alg.byte_len() + 1 || peer_point.first() != Some(&0x04) {
             return Err(Error::InvalidArgument("peer key is not an uncompressed point on this curve"));
         }
-        let rsp = self.general_authenticate(id, slot.key_ref(), &[(0x82, &[]), (0x85, peer_point)], false)?;
+        let rsp = self.general_authenticate(id, slot.key_ref(), &[(0x82, &[]), (0x85, peer_point)], false, 256)?;
         let z = Zeroizing::new(dynamic_element(&rsp, 0x82)?.to_vec());
         if z.len() != alg.byte_len() {
             return Err(Error::Malformed { what: "shared secret of the wrong length" });

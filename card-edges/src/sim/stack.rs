@@ -1,0 +1,199 @@
+//! Test support: a private pcscd with its own vpcd reader, serving a simulated card, so that
+//! tests can run real PC/SC programs (OpenSC, yubico-piv-tool) and this crate's PC/SC
+//! transport against it, beside any other pcscd on the machine.
+//!
+//! pcscd 1.9.9 always puts its socket in `/run/pcscd`, and vpcd takes its port from the reader
+//! configuration. So pcscd runs in its own mount namespace (`unshare -m`, root only) with a
+//! private directory bind-mounted on `/run/pcscd`, and a reader configuration naming a free
+//! port pair (scanned upward from 35963 + offset in steps of 10). PC/SC clients find it through
+//! `PCSCLITE_CSOCK_NAME`, which [`shared`] sets for this process and [`Stack::command`] sets for
+//! child processes.
+//!
+//! One stack per test process: [`shared`] starts it once and hands out a guard, so the tests of
+//! one binary take turns. pcscd is stopped when the [`PcscStack`] is dropped, or, for the shared
+//! stack (a static, never dropped), when the test process exits: pcscd's supervising shell
+//! waits for its stdin, a pipe from this process, to close.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let stack = card_edges::sim::stack::shared()?; // default card, reset, present
+//! let out = stack.command("opensc-tool").args(["-r", "0", "-a"]).output()?;
+//! assert!(out.status.success(), "pcscd log: {}", stack.pcsc().log_path().display());
+//! println!("{} APDUs so far", stack.sim().counters().apdus);
+//! # Ok(()) }
+//! ```
+
+mod ffi;
+mod pcscd;
+
+use std::ffi::{CString, OsStr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+
+use crate::sim::PivSim;
+use crate::sim::vpcd::{VpcdServer, serve};
+use crate::transport::memory::CardSlot;
+use crate::transport::pcsc::PcscCard;
+
+pub use pcscd::{PcscStack, StackError};
+
+/// vpcd's default port: private stacks scan upward from here.
+pub const VPCD_BASE_PORT: u16 = 35963;
+/// The offset [`shared`] starts its scan at: skips the system vpcd's pair (35963/35964).
+pub const SHARED_PORT_OFFSET: u16 = 10;
+/// The environment variable pcsc-lite clients read to find pcscd's socket.
+pub const SOCKET_ENV: &str = "PCSCLITE_CSOCK_NAME";
+/// The reader that the first vpcd slot of the private configuration becomes.
+pub const READER: &str = "Virtual PCD 00 00";
+
+/// The OpenSC PKCS#11 module, where distributions install it.
+pub fn opensc_pkcs11_module() -> Option<PathBuf> {
+    let dirs = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"];
+    dirs.iter()
+        .flat_map(|d| [Path::new(d).join("opensc-pkcs11.so"), Path::new(d).join("pkcs11/opensc-pkcs11.so")])
+        .find(|p| p.exists())
+}
+
+/// A private pcscd serving one simulated card on its vpcd reader.
+#[derive(Debug)]
+pub struct Stack {
+    // Field order is drop order: the card disconnects before pcscd stops.
+    server: VpcdServer,
+    slot: CardSlot,
+    sim: PivSim,
+    pcsc: PcscStack,
+}
+
+impl Stack {
+    /// Starts pcscd (see [`PcscStack::start`]) and serves `sim` on its first reader. Once this
+    /// process's PC/SC clients point at it ([`PcscStack::export_socket`]),
+    /// [`Stack::wait_for_card`] tells when pcscd sees the card ([`shared`] does both).
+    ///
+    /// # Errors
+    /// As [`PcscStack::start`].
+    pub fn start(sim: PivSim, port_offset: u16) -> Result<Self, StackError> {
+        let pcsc = PcscStack::start(port_offset)?;
+        let slot = CardSlot::new(sim.clone());
+        let server = serve(slot.clone(), pcsc.port());
+        Ok(Self { server, slot, sim, pcsc })
+    }
+
+    /// The simulated card (a handle: inspect it, change it behind the host's back).
+    pub fn sim(&self) -> &PivSim {
+        &self.sim
+    }
+
+    /// The slot the card is served from (in-process connections: [`CardSlot::connect`]).
+    pub fn slot(&self) -> &CardSlot {
+        &self.slot
+    }
+
+    /// The vpcd client.
+    pub fn server(&self) -> &VpcdServer {
+        &self.server
+    }
+
+    /// The pcscd.
+    pub fn pcsc(&self) -> &PcscStack {
+        &self.pcsc
+    }
+
+    /// A command whose PC/SC clients talk to this stack's pcscd.
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        self.pcsc.command(program)
+    }
+
+    /// Connects to the card through PC/SC with this crate's transport.
+    ///
+    /// # Errors
+    /// As [`PcscCard::connect`].
+    pub fn connect(&self) -> crate::Result<PcscCard> {
+        let reader = CString::new(READER).map_err(|_| crate::Error::InvalidArgument("reader name"))?;
+        PcscCard::connect(&reader)
+    }
+
+    /// Resets the card (security status cleared) and waits until pcscd has it again: what
+    /// every test does first.
+    ///
+    /// # Errors
+    /// When PC/SC fails.
+    pub fn reset_card(&self) -> Result<(), StackError> {
+        self.wait_for_card(true)?;
+        self.slot.reset();
+        self.pcsc.reset_card()?;
+        self.wait_for_card(true)
+    }
+
+    /// Replaces the card (e.g. with one provisioned otherwise), then resets it so that pcscd
+    /// reads the new card's ATR.
+    ///
+    /// # Errors
+    /// When PC/SC fails.
+    pub fn insert(&mut self, sim: PivSim) -> Result<(), StackError> {
+        self.slot.insert(sim.clone());
+        self.sim = sim;
+        self.reset_card()
+    }
+
+    /// Waits until pcscd sees the card present (or absent).
+    ///
+    /// # Errors
+    /// As [`PcscStack::wait_for_card`].
+    pub fn wait_for_card(&self, present: bool) -> Result<(), StackError> {
+        self.pcsc.wait_for_card(present)
+    }
+}
+
+/// The process's one stack, serving [`PivSim::default_card`] until a test inserts another.
+static SHARED: OnceLock<Result<Mutex<Stack>, String>> = OnceLock::new();
+
+/// Exclusive use of the shared stack. On a failing test (a panic while held) it prints
+/// pcscd's log path.
+#[derive(Debug)]
+pub struct SharedStack {
+    guard: MutexGuard<'static, Stack>,
+}
+
+impl core::ops::Deref for SharedStack {
+    type Target = Stack;
+    fn deref(&self) -> &Stack {
+        &self.guard
+    }
+}
+
+impl core::ops::DerefMut for SharedStack {
+    fn deref_mut(&mut self) -> &mut Stack {
+        &mut self.guard
+    }
+}
+
+impl Drop for SharedStack {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("pcscd log: {}", self.guard.pcsc.log_path().display());
+        }
+    }
+}
+
+/// Starts the shared stack on first use (default card, port scan from 35973, this process's
+/// PC/SC clients pointed at it), then waits for the other tests of this process to finish
+/// with it, resets the card, and hands it out.
+///
+/// # Errors
+/// When the stack cannot start (the error is kept: every later call fails the same way), or
+/// the card cannot be reset.
+pub fn shared() -> Result<SharedStack, StackError> {
+    let stack = SHARED.get_or_init(|| {
+        let sim = PivSim::default_card().map_err(|e| e.to_string())?;
+        let stack = Stack::start(sim, SHARED_PORT_OFFSET).map_err(|e| e.to_string())?;
+        stack.pcsc.export_socket();
+        stack.wait_for_card(true).map_err(|e| e.to_string())?;
+        Ok(Mutex::new(stack))
+    });
+    let stack = stack.as_ref().map_err(|e| StackError::new(e.clone(), None))?;
+    let guard = stack.lock().unwrap_or_else(PoisonError::into_inner);
+    let shared = SharedStack { guard };
+    shared.reset_card()?;
+    Ok(shared)
+}
