@@ -275,3 +275,22 @@ fn short_only_cards_work_over_pcsc_too() {
         std::panic::resume_unwind(panic);
     }
 }
+
+#[test]
+fn the_piv_edge_reads_the_card_over_pcsc() {
+    use card_edges::crypto::{self, HashAlg};
+    use card_edges::piv::{PivEdge, Slot};
+    let s = stack();
+    let mut edge = PivEdge::from_transport(s.connect().unwrap()).unwrap();
+    let containers = edge.containers().unwrap();
+    assert_eq!(containers.len(), 4);
+    for c in &containers {
+        assert_eq!(Some(c.content.certificate.clone()), s.sim().certificate(c.slot.key_ref()), "slot {}", c.slot);
+    }
+    assert!(edge.session().counters().apdus <= 7, "{:?}", edge.session().counters());
+    let hash = [0x42; 32];
+    edge.verify_pin(b"123456").unwrap();
+    let sig = edge.sign_pkcs1(Slot::AUTHENTICATION, Some(HashAlg::Sha256), &hash).unwrap();
+    let key = crypto::public_key_from_spki(&edge.public_key(Slot::AUTHENTICATION).unwrap().spki).unwrap();
+    crypto::verify_pkcs1(&key, Some(HashAlg::Sha256), &hash, &sig).unwrap();
+}
