@@ -19,7 +19,8 @@ pub fn tlv(data: &[u8]) {
                 let back = tlv::read_single(&enc).map(|t| (t.tag, t.value));
                 assert_eq!(back, Ok((obj.tag, obj.value)), "re-encoded TLV reads back differently");
             }
-            if obj.tag.is_constructed() && depth < tlv::MAX_DEPTH {
+            // Card objects nest under primitive-looking tags (PIV `53`), so every value is tried.
+            if depth < tlv::MAX_DEPTH {
                 stack.push((obj.value, depth + 1));
             }
         }

@@ -205,7 +205,8 @@ fn keygen_and_certificate_write() {
     assert!(cmds[2].starts_with("0087039B167C148008"), "mutual authentication: answer and challenge: {}", cmds[2]);
     assert_eq!(cmds[3], "004700820000 05AC03800111 0000".replace(' ', ""));
     assert!(cmds[4].starts_with("00DB3FFF00"), "PUT DATA: {}", cmds[4]);
-    assert_eq!(cmds.len(), 5);
+    assert_eq!(cmds[5], "00DB3FFF0F5C035FC10C5308C10101C20100FE00", "the key history now covers slot 82");
+    assert_eq!(cmds.len(), 6);
     assert_eq!(h.sim.certificate(0x82).unwrap(), cert);
     assert_eq!(h.edge.public_key(retired).unwrap(), key);
 }

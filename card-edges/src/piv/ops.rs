@@ -182,6 +182,26 @@ impl<T: Transport> PivEdge<T> {
         self.put_data(slot.certificate_tag(), &objects::certificate_object(der)?)?;
         self.cache.pending.remove(&slot);
         self.cache.slots.insert(slot, Some(SlotContent { certificate: der.to_vec(), public_key }));
+        if slot.is_retired() {
+            self.cover_in_key_history(slot)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the Key History object count `slot` among the retired keys with on-card
+    /// certificates: readers (this edge, OpenSC, Windows) look at no retired slot beyond it.
+    fn cover_in_key_history(&mut self, slot: Slot) -> Result<()> {
+        let history = self.key_history()?;
+        let needed = u8::try_from(slot.container_index().saturating_sub(3)).unwrap_or(Slot::RETIRED_COUNT);
+        if history.on_card >= needed {
+            return Ok(());
+        }
+        let mut value = Vec::new();
+        tlv::write(&mut value, Tag(0xC1), &[needed])?;
+        tlv::write(&mut value, Tag(0xC2), &[history.off_card])?;
+        tlv::write(&mut value, Tag(0xFE), &[])?;
+        self.put_data(objects::tag::KEY_HISTORY, &value)?;
+        self.cache.key_history = Some(objects::KeyHistory { on_card: needed, off_card: history.off_card });
         Ok(())
     }
 

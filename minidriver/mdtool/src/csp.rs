@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use card_edges::transport::Transport;
 use card_edges::transport::pcsc::PcscCard;
 
-pub use ffi::{CardData, live_allocations};
+pub use ffi::{CardData, Padding, live_allocations};
 
 /// A minidriver return code.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -150,11 +150,21 @@ pub struct AcquireOptions {
     pub card_name: String,
     /// The shared cache (a new one when `None`).
     pub cache: Option<Arc<Mutex<CspCache>>>,
+    /// `dwFlags` of `CardAcquireContext`.
+    pub flags: u32,
+    /// Changes the filled `CARD_DATA` just before the call (tests of hostile CSPs).
+    pub tamper: Option<fn(&mut windows_sys::Win32::Security::Cryptography::CARD_DATA)>,
 }
 
 impl Default for AcquireOptions {
     fn default() -> Self {
-        Self { version: 7, card_name: "Identity Device (NIST SP 800-73 [PIV])".into(), cache: None }
+        Self {
+            version: 7,
+            card_name: "Identity Device (NIST SP 800-73 [PIV])".into(),
+            cache: None,
+            flags: 0,
+            tamper: None,
+        }
     }
 }
 

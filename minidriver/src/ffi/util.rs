@@ -52,9 +52,12 @@ impl Csp {
                 (&raw const (*cd).hScard).read(),
             )
         };
-        // SAFETY: pfnCspGetDHAgreement exists from version 5 on.
-        let get_dh_agreement =
-            if version >= 5 { unsafe { (&raw const (*cd).pfnCspGetDHAgreement).read() } } else { None };
+        let get_dh_agreement = if version >= 5 {
+            // SAFETY: pfnCspGetDHAgreement exists from version 5 on.
+            unsafe { (&raw const (*cd).pfnCspGetDHAgreement).read() }
+        } else {
+            None
+        };
         if alloc.is_none() || free.is_none() {
             return Err(Error::InvalidParameter("pfnCspAlloc/pfnCspFree missing"));
         }

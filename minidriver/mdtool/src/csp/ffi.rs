@@ -287,11 +287,14 @@ impl CardData {
         if options.version >= 7 {
             raw.pfnCspUnpadData = None;
         }
+        if let Some(tamper) = options.tamper {
+            tamper(&mut raw);
+        }
         let rv = match transport {
             // SAFETY: `raw` is a fully initialised CARD_DATA that outlives the context.
-            None => unsafe { acquire(&raw mut *raw, 0) },
+            None => unsafe { acquire(&raw mut *raw, options.flags) },
             // SAFETY: as above.
-            Some(t) => unsafe { minidriver::ffi::acquire_with_transport(&raw mut *raw, 0, t) },
+            Some(t) => unsafe { minidriver::ffi::acquire_with_transport(&raw mut *raw, options.flags, t) },
         };
         code(rv)?;
         Ok(Self { raw, _name: name, _atr: atr, cache, deleted: false, requested: options.version })
