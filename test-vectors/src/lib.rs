@@ -8,4 +8,5 @@ pub mod atr;
 pub mod cardid;
 pub mod certs;
 pub mod cmapfile;
+pub mod corpus;
 pub mod keys;

@@ -4,41 +4,11 @@
 
 use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
 
 use vfs::cmapfile::ContainerMap;
 use vfs::fuzzing;
 
-/// `fuzz/corpus/<target>/`.
-fn corpus_dir(target: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target)
-}
-
-/// Every file of a target's corpus, sorted by path, with its bytes.
-fn corpus(target: &str) -> io::Result<Vec<(PathBuf, Vec<u8>)>> {
-    let mut files = Vec::new();
-    for entry in fs::read_dir(corpus_dir(target))? {
-        let path = entry?.path();
-        if path.is_file() {
-            let bytes = fs::read(&path)?;
-            files.push((path, bytes));
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
-/// Runs `entry` on every file of `target`'s corpus, which must hold at least `min` files.
-fn replay(target: &str, min: usize, entry: fn(&[u8])) -> io::Result<()> {
-    let files = corpus(target)?;
-    assert!(files.len() >= min, "fuzz/corpus/{target} holds {} files, expected at least {min}", files.len());
-    for (path, bytes) in &files {
-        // Shown with the panic message if this input fails.
-        eprintln!("replaying {}", path.display());
-        entry(bytes);
-    }
-    Ok(())
-}
+use test_vectors::corpus::{dir as corpus_dir, replay};
 
 #[test]
 fn cmapfile_corpus() -> io::Result<()> {

@@ -174,9 +174,7 @@ pub(super) unsafe extern "system" fn card_deauthenticate(cd: *const CARD_DATA, u
     entry("CardDeauthenticate", cd, |ctx, csp| {
         // SAFETY: a NUL-terminated UTF-16 user id or NULL.
         let id = unsafe { role(user)? };
-        if flags != 0 {
-            return Err(Error::InvalidParameter("dwFlags must be 0"));
-        }
+        util::flags_zero(flags)?;
         ctx.deauthenticate(pin::set_of(id), &mut &*csp)
     })
 }
@@ -190,9 +188,7 @@ pub(super) unsafe extern "system" fn card_get_challenge_ex(
     flags: u32,
 ) -> u32 {
     entry("CardGetChallengeEx", cd, |ctx, csp| {
-        if flags != 0 {
-            return Err(Error::InvalidParameter("dwFlags must be 0"));
-        }
+        util::flags_zero(flags)?;
         valid_pin_id(ctx, id)?;
         if ctx.pin_info(id)?.pin_type != pin::CHALLENGE_RESPONSE {
             return Err(Error::InvalidParameter("not a challenge-response PIN"));
@@ -302,9 +298,7 @@ pub(super) unsafe extern "system" fn card_change_authenticator_ex(
 /// `CardDeauthenticateEx`: every PIN in the set (the `ROLE_EVERYONE` bit is ignored).
 pub(super) unsafe extern "system" fn card_deauthenticate_ex(cd: *const CARD_DATA, pins: u32, flags: u32) -> u32 {
     entry("CardDeauthenticateEx", cd, |ctx, csp| {
-        if flags != 0 {
-            return Err(Error::InvalidParameter("dwFlags must be 0"));
-        }
+        util::flags_zero(flags)?;
         ctx.deauthenticate(pins, &mut &*csp)
     })
 }

@@ -43,14 +43,9 @@ pub(super) unsafe extern "system" fn card_get_container_info(
     info: *mut CONTAINER_INFO,
 ) -> u32 {
     entry("CardGetContainerInfo", cd, |ctx, csp| {
-        if flags != 0 {
-            return Err(Error::InvalidParameter("dwFlags must be 0"));
-        }
-        need(info, "pContainerInfo is NULL")?;
-        // SAFETY: the caller's struct starts with dwVersion.
-        if unsafe { util::first_dword(info) } > 1 {
-            return Err(Error::RevisionMismatch);
-        }
+        util::flags_zero(flags)?;
+        // SAFETY: NULL or the caller's CONTAINER_INFO, which starts with dwVersion.
+        unsafe { util::versioned_out(info, "pContainerInfo is NULL")? };
         let c = ctx.container(index, &mut &*csp)?;
         let out = container_info(csp, &c)?;
         // SAFETY: `info` checked non-NULL.
@@ -185,9 +180,7 @@ pub(super) unsafe extern "system" fn card_get_container_property(
         // SAFETY: a NUL-terminated UTF-16 name or NULL.
         let name = unsafe { util::required_wide(name, "wszProperty is NULL")? };
         need(pdw, "pdwDataLen is NULL")?;
-        if flags != 0 {
-            return Err(Error::InvalidParameter("dwFlags must be 0"));
-        }
+        util::flags_zero(flags)?;
         match name.as_str() {
             prop::CONTAINER_INFO => {
                 let size = util::dword(size_of::<CONTAINER_INFO>())?;
@@ -236,9 +229,7 @@ pub(super) unsafe extern "system" fn card_set_container_property(
     entry("CardSetContainerProperty", cd, |ctx, csp| {
         // SAFETY: a NUL-terminated UTF-16 name or NULL.
         let name = unsafe { util::required_wide(name, "wszProperty is NULL")? };
-        if flags != 0 {
-            return Err(Error::InvalidParameter("dwFlags must be 0"));
-        }
+        util::flags_zero(flags)?;
         // SAFETY: pbData holds cbDataLen bytes.
         let data = unsafe { util::required_bytes(pb, cb, "pbData is NULL")? };
         match name.as_str() {

@@ -258,9 +258,7 @@ pub(super) unsafe extern "system" fn card_construct_dh_agreement(
         if version != 2 {
             return Err(Error::RevisionMismatch);
         }
-        if flags != 0 {
-            return Err(Error::InvalidParameter("dwFlags must be 0"));
-        }
+        util::flags_zero(flags)?;
         // SAFETY: pbPublicKey holds dwPublicKey bytes.
         let blob = unsafe { util::required_bytes(pb, cb, "pbPublicKey is NULL")? };
         let container = ctx.container(index, &mut &*csp)?;
@@ -394,9 +392,7 @@ unsafe fn parameters(csp: &Csp, desc: *const BCryptBufferDesc) -> Result<(Vec<Pa
 /// `CardDestroyDHAgreement`.
 pub(super) unsafe extern "system" fn card_destroy_dh_agreement(cd: *const CARD_DATA, index: u8, flags: u32) -> u32 {
     entry("CardDestroyDHAgreement", cd, |ctx, _| {
-        if flags != 0 {
-            return Err(Error::InvalidParameter("dwFlags must be 0"));
-        }
+        util::flags_zero(flags)?;
         ctx.destroy_agreement(index)
     })
 }

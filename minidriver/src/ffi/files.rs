@@ -8,10 +8,6 @@ use super::util::{self, dword, need, put};
 use crate::abi::misc;
 use crate::error::Error;
 
-fn flags_zero(flags: u32) -> crate::error::Result<()> {
-    if flags == 0 { Ok(()) } else { Err(Error::InvalidParameter("dwFlags must be 0")) }
-}
-
 /// `CardReadFile`: the whole file in a `pfnCspAlloc` buffer (`*pcbData` is ignored on input).
 pub(super) unsafe extern "system" fn card_read_file(
     cd: *const CARD_DATA,
@@ -22,7 +18,7 @@ pub(super) unsafe extern "system" fn card_read_file(
     pcb: *mut u32,
 ) -> u32 {
     entry("CardReadFile", cd, |ctx, csp| {
-        flags_zero(flags)?;
+        util::flags_zero(flags)?;
         need(ppb, "ppbData is NULL")?;
         need(pcb, "pcbData is NULL")?;
         // SAFETY: names are NUL-terminated ANSI strings or NULL (spec §4.3).
@@ -51,7 +47,7 @@ pub(super) unsafe extern "system" fn card_write_file(
     cb: u32,
 ) -> u32 {
     entry("CardWriteFile", cd, |ctx, csp| {
-        flags_zero(flags)?;
+        util::flags_zero(flags)?;
         // SAFETY: NUL-terminated names or NULL.
         let dir = unsafe { util::ansi(dir)? };
         // SAFETY: as above.
@@ -88,7 +84,7 @@ pub(super) unsafe extern "system" fn card_delete_file(
     flags: u32,
 ) -> u32 {
     entry("CardDeleteFile", cd, |ctx, csp| {
-        flags_zero(flags)?;
+        util::flags_zero(flags)?;
         // SAFETY: NUL-terminated names or NULL.
         let dir = unsafe { util::ansi(dir)? };
         // SAFETY: as above.
@@ -107,7 +103,7 @@ pub(super) unsafe extern "system" fn card_enum_files(
     flags: u32,
 ) -> u32 {
     entry("CardEnumFiles", cd, |ctx, csp| {
-        flags_zero(flags)?;
+        util::flags_zero(flags)?;
         need(pmsz, "pmszFileNames is NULL")?;
         need(pdwcb, "pdwcbFileName is NULL")?;
         // SAFETY: NUL-terminated name or NULL.
@@ -138,12 +134,8 @@ pub(super) unsafe extern "system" fn card_get_file_info(
     info: *mut CARD_FILE_INFO,
 ) -> u32 {
     entry("CardGetFileInfo", cd, |ctx, csp| {
-        need(info, "pCardFileInfo is NULL")?;
-        // SAFETY: the caller's struct starts with dwVersion.
-        let v = unsafe { util::first_dword(info) };
-        if v > 1 {
-            return Err(Error::RevisionMismatch);
-        }
+        // SAFETY: NULL or the caller's CARD_FILE_INFO, which starts with dwVersion.
+        unsafe { util::versioned_out(info, "pCardFileInfo is NULL")? };
         // SAFETY: NUL-terminated names or NULL.
         let dir = unsafe { util::ansi(dir)? };
         // SAFETY: as above.
@@ -163,12 +155,9 @@ pub(super) unsafe extern "system" fn card_query_free_space(
     info: *mut CARD_FREE_SPACE_INFO,
 ) -> u32 {
     entry("CardQueryFreeSpace", cd, |ctx, csp| {
-        flags_zero(flags)?;
-        need(info, "pCardFreeSpaceInfo is NULL")?;
-        // SAFETY: the caller's struct starts with dwVersion.
-        if unsafe { util::first_dword(info) } > 1 {
-            return Err(Error::RevisionMismatch);
-        }
+        util::flags_zero(flags)?;
+        // SAFETY: NULL or the caller's CARD_FREE_SPACE_INFO, which starts with dwVersion.
+        unsafe { util::versioned_out(info, "pCardFreeSpaceInfo is NULL")? };
         let fs = ctx.free_space(&mut &*csp)?;
         let value = |v: Option<u32>| v.unwrap_or(misc::VALUE_UNKNOWN);
         let out = CARD_FREE_SPACE_INFO {

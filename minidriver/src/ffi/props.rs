@@ -35,11 +35,8 @@ pub(super) unsafe extern "system" fn card_query_capabilities(
     caps: *mut CARD_CAPABILITIES,
 ) -> u32 {
     entry("CardQueryCapabilities", cd, |ctx, _| {
-        need(caps, "pCardCapabilities is NULL")?;
-        // SAFETY: the caller's struct starts with dwVersion.
-        if unsafe { util::first_dword(caps) } > 1 {
-            return Err(Error::RevisionMismatch);
-        }
+        // SAFETY: NULL or the caller's CARD_CAPABILITIES, which starts with dwVersion.
+        unsafe { util::versioned_out(caps, "pCardCapabilities is NULL")? };
         let c = ctx.capabilities();
         let out = CARD_CAPABILITIES {
             dwVersion: 1,
@@ -60,14 +57,9 @@ pub(super) unsafe extern "system" fn card_query_key_sizes(
     sizes: *mut CARD_KEY_SIZES,
 ) -> u32 {
     entry("CardQueryKeySizes", cd, |ctx, _| {
-        if flags != 0 {
-            return Err(Error::InvalidParameter("dwFlags must be 0"));
-        }
-        need(sizes, "pKeySizes is NULL")?;
-        // SAFETY: the caller's struct starts with dwVersion.
-        if unsafe { util::first_dword(sizes) } > 1 {
-            return Err(Error::RevisionMismatch);
-        }
+        util::flags_zero(flags)?;
+        // SAFETY: NULL or the caller's CARD_KEY_SIZES, which starts with dwVersion.
+        unsafe { util::versioned_out(sizes, "pKeySizes is NULL")? };
         let s = key_sizes(ctx, key_spec)?;
         // SAFETY: checked non-NULL.
         unsafe { put(sizes, s) };

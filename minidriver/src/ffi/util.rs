@@ -243,6 +243,22 @@ pub(crate) unsafe fn put<T>(p: *mut T, value: T) {
     }
 }
 
+/// `dwFlags` that must be 0.
+pub(crate) fn flags_zero(flags: u32) -> Result<()> {
+    if flags == 0 { Ok(()) } else { Err(Error::InvalidParameter("dwFlags must be 0")) }
+}
+
+/// Checks a caller-versioned output structure: present, and `dwVersion` 0 or 1 (0 is taken as
+/// the current version, as the specification's callers do).
+///
+/// # Safety
+/// `p` must be NULL or valid for a read of its first `u32`.
+pub(crate) unsafe fn versioned_out<T>(p: *mut T, what: &'static str) -> Result<()> {
+    need(p, what)?;
+    // SAFETY: forwarded contract; `p` is not NULL.
+    if unsafe { first_dword(p) } > 1 { Err(Error::RevisionMismatch) } else { Ok(()) }
+}
+
 /// Checks an out-pointer is present.
 pub(crate) fn need<T>(p: *mut T, what: &'static str) -> Result<()> {
     if p.is_null() { Err(Error::InvalidParameter(what)) } else { Ok(()) }
