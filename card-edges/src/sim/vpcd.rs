@@ -9,6 +9,10 @@
 //!
 //! vpcd's power-off and reset reach the card as [`CardSlot::reset`], so connections through
 //! [`MemoryCard`](crate::transport::memory::MemoryCard) see the reset as PC/SC clients do.
+//!
+//! An empty slot is a closed connection: vpcd reports a card only while one is connected, and
+//! answering its presence poll with an empty ATR would leave pcscd waiting. So the connection
+//! is closed when the card is removed from the slot, and made again when one is inserted.
 
 use std::io;
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpStream};
@@ -94,7 +98,12 @@ struct Worker {
 impl Worker {
     fn run(self) {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        let watcher = self.watch_removal();
         while !self.stop.load(Ordering::SeqCst) {
+            if !self.slot.is_present() {
+                std::thread::sleep(RETRY);
+                continue;
+            }
             match TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
                 Ok(stream) => {
                     let _ = self.session(stream);
@@ -104,6 +113,28 @@ impl Worker {
                 Err(_) => std::thread::sleep(RETRY),
             }
         }
+        if let Some(w) = watcher {
+            let _ = w.join();
+        }
+    }
+
+    /// Closes the connection when the slot empties (the session is blocked reading vpcd's next
+    /// message, so it cannot notice by itself).
+    fn watch_removal(&self) -> Option<JoinHandle<()>> {
+        let (slot, stop, stream) = (self.slot.clone(), self.stop.clone(), self.stream.clone());
+        std::thread::Builder::new()
+            .name(format!("vpcd-{}-watch", self.port))
+            .spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    if !slot.is_present()
+                        && let Some(s) = stream.lock().unwrap_or_else(PoisonError::into_inner).as_ref()
+                    {
+                        let _ = s.shutdown(Shutdown::Both);
+                    }
+                    std::thread::sleep(RETRY);
+                }
+            })
+            .ok()
     }
 
     /// Serves one connection until vpcd closes it or the server stops.
@@ -222,13 +253,14 @@ mod tests {
         let (mut s, _) = listener.accept().unwrap();
         send(&mut s, &[0x04]);
         assert_eq!(recv(&mut s), sim.atr());
-        // An empty slot answers an empty ATR (vpcd's "no card"), from the next message on
-        // (the ATR is refreshed before each message is read).
+        // Removing the card closes the connection (vpcd: no card); inserting one reconnects.
         slot.remove();
+        let mut byte = [0u8; 1];
+        assert_eq!(s.read(&mut byte).unwrap_or(0), 0, "the card's side closed");
+        slot.insert(sim.clone());
+        let (mut s, _) = listener.accept().unwrap();
         send(&mut s, &[0x04]);
-        recv(&mut s);
-        send(&mut s, &[0x04]);
-        assert!(recv(&mut s).is_empty());
+        assert_eq!(recv(&mut s), sim.atr());
         server.stop();
     }
 }

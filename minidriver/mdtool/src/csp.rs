@@ -74,7 +74,7 @@ pub type Result<T> = core::result::Result<T, Code>;
 pub struct Driver {
     acquire: ffi::AcquireFn,
     linked: bool,
-    _library: Option<libloading::Library>,
+    library: Option<Arc<libloading::Library>>,
 }
 
 impl fmt::Debug for Driver {
@@ -86,7 +86,7 @@ impl fmt::Debug for Driver {
 impl Driver {
     /// The minidriver linked into this program (its exported C function).
     pub fn linked() -> Self {
-        Self { acquire: minidriver::ffi::CardAcquireContext, linked: true, _library: None }
+        Self { acquire: minidriver::ffi::CardAcquireContext, linked: true, library: None }
     }
 
     /// A minidriver shared library (`libminidriver.so` / `minidriver.dll`), loaded as a CSP does.
@@ -95,7 +95,7 @@ impl Driver {
     /// The loader's message when the library or its export cannot be found.
     pub fn load(path: &Path) -> core::result::Result<Self, String> {
         let (library, acquire) = ffi::load(path)?;
-        Ok(Self { acquire, linked: false, _library: Some(library) })
+        Ok(Self { acquire, linked: false, library: Some(Arc::new(library)) })
     }
 }
 
@@ -129,10 +129,12 @@ pub struct CspCache {
     pub adds: u64,
 }
 
-/// One acquired minidriver context.
+/// One acquired minidriver context. It keeps a loaded driver library loaded for as long as it
+/// lives (fields drop in order: the context is deleted before the library can go).
 pub struct Csp {
     data: CardData,
     card: Option<PcscCard>,
+    _library: Option<Arc<libloading::Library>>,
 }
 
 impl fmt::Debug for Csp {
@@ -181,7 +183,7 @@ impl Csp {
                 let atr = card.atr().map_err(|e| Code(transport_code(&e)))?;
                 let (ctx, handle) = card.raw_handles();
                 let data = CardData::acquire(driver.acquire, options, &atr, cache, ctx, handle, None)?;
-                Ok(Self { data, card: Some(card) })
+                Ok(Self { data, card: Some(card), _library: driver.library.clone() })
             }
             Target::Transport(mut transport) => {
                 if !driver.linked {
@@ -189,7 +191,7 @@ impl Csp {
                 }
                 let atr = transport.atr().map_err(|e| Code(transport_code(&e)))?;
                 let data = CardData::acquire(driver.acquire, options, &atr, cache, 0, 0, Some(transport))?;
-                Ok(Self { data, card: None })
+                Ok(Self { data, card: None, _library: driver.library.clone() })
             }
         }
     }

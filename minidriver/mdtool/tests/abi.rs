@@ -102,7 +102,8 @@ fn items_15_to_20_and_28_versions_4_to_7_are_negotiated_and_3_is_refused() {
 #[test]
 fn items_16_17_23_25_26_hostile_card_data_is_refused() {
     let s = stack();
-    let cases: [(u32, Option<fn(&mut CARD_DATA)>, u32); 8] = [
+    type Tamper = Option<fn(&mut CARD_DATA)>;
+    let cases: [(u32, Tamper, u32); 8] = [
         (2, None, code::SCARD_E_INVALID_PARAMETER),
         (1, None, code::SCARD_E_UNSUPPORTED_FEATURE),
         (0, Some(|cd| cd.pbAtr = std::ptr::null_mut()), code::SCARD_E_INVALID_PARAMETER),
@@ -407,7 +408,7 @@ fn items_150_to_152_ecdh_with_every_kdf_matches_software() {
         expected.truncate(40);
         assert_eq!(csp.derive_key(agreement, "SP800_56A_CONCAT", &params, 0, 40).unwrap(), expected);
         // The raw secret, little-endian, as the smart card KSP asks for it.
-        let mut le = z.clone();
+        let mut le = z;
         le.reverse();
         assert_eq!(csp.derive_key(agreement, "TRUNCATE", &[], 0, 32).unwrap(), le);
         assert_eq!(csp.derive_key(agreement, "NOPE", &[], 0, 32).unwrap_err().0, code::SCARD_E_INVALID_PARAMETER);
@@ -561,7 +562,7 @@ fn items_70_71_85_session_pins() {
     assert!(!s.sim().pin_verified(), "generating a session PIN does not unlock the card");
     csp.authenticate_ex(pin::ROLE_USER, pin::SESSION_PIN, &token).unwrap();
     assert!(s.sim().pin_verified());
-    let mut forged = token.clone();
+    let mut forged = token;
     forged[20] ^= 1;
     let (err, _) = csp.authenticate_ex(pin::ROLE_USER, pin::SESSION_PIN, &forged).unwrap_err();
     assert_eq!(err.0, code::SCARD_W_WRONG_CHV);

@@ -1,0 +1,220 @@
+//! Which card mdtool talks to, and the minidriver context on it.
+//!
+//! `--sim piv` is the embedded simulated card (linked minidriver, in-memory transport);
+//! `--reader NAME` a PC/SC reader; with neither, the first reader holding a card, or the
+//! embedded card when there is none (announced on stderr, so `--json` stays clean).
+
+use std::ffi::CString;
+
+use card_edges::sim::{KeyAlgorithm, PivSim};
+use card_edges::transport::Transport;
+use card_edges::transport::memory::MemoryCard;
+use card_edges::transport::pcsc::PcscCard;
+use mdtool::csp::{AcquireOptions, Csp, Driver, Target};
+
+use crate::errors::{Failure, NO_SERVICE, Outcome, SERVICE_STOPPED, UNKNOWN_CARD};
+use crate::output::notice;
+use crate::{Global, SimKind, readers};
+
+/// Where the card is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// The embedded simulated PIV card.
+    Sim,
+    /// A PC/SC reader.
+    Reader(String),
+}
+
+impl Source {
+    /// For messages and output.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Self::Sim => "embedded simulated PIV card (--sim piv)".into(),
+            Self::Reader(r) => format!("reader \"{r}\""),
+        }
+    }
+
+    /// The reader name, or `"(embedded simulated card)"`.
+    pub(crate) fn reader_name(&self) -> String {
+        match self {
+            Self::Sim => "(embedded simulated card)".into(),
+            Self::Reader(r) => r.clone(),
+        }
+    }
+}
+
+/// A connected card, before any minidriver is involved.
+pub(crate) enum Connected {
+    /// The embedded simulated card.
+    Sim(MemoryCard),
+    /// A card in a PC/SC reader.
+    Reader(String, PcscCard),
+}
+
+impl Connected {
+    /// Where it is.
+    pub(crate) fn source(&self) -> Source {
+        match self {
+            Self::Sim(_) => Source::Sim,
+            Self::Reader(name, _) => Source::Reader(name.clone()),
+        }
+    }
+
+    /// The transport, for the detection flows (which talk to the card directly).
+    pub(crate) fn transport(&mut self) -> &mut dyn Transport {
+        match self {
+            Self::Sim(t) => t,
+            Self::Reader(_, t) => t,
+        }
+    }
+
+    /// The card's ATR.
+    ///
+    /// # Errors
+    /// The card went away.
+    pub(crate) fn atr(&mut self) -> Outcome<Vec<u8>> {
+        let source = self.source();
+        self.transport().atr().map_err(|e| transport_failure(&e, &source))
+    }
+}
+
+/// A minidriver context on a card.
+pub(crate) struct Opened {
+    /// The CSP stand-in holding the context.
+    pub(crate) csp: Csp,
+    /// Where the card is.
+    pub(crate) source: Source,
+    /// Its ATR.
+    pub(crate) atr: Vec<u8>,
+    /// The card name given to `CardAcquireContext`.
+    pub(crate) card_name: String,
+    /// Whether the linked minidriver is used (else a loaded library).
+    pub(crate) linked: bool,
+    /// The driver: a loaded library must outlive the context (the function table points into
+    /// it), so it is dropped after `csp` (fields drop in declaration order).
+    _driver: Driver,
+}
+
+/// The simulated PIV card: the fixed test-vector card, or one provisioned from `seed`
+/// (RSA-2048 in 9A, P-256 in 9C and 9E, P-384 key agreement in 9D, each with a certificate).
+///
+/// # Errors
+/// Provisioning failed (damaged test vectors).
+pub(crate) fn sim_card(seed: Option<u64>) -> Outcome<PivSim> {
+    let made = match seed {
+        None => PivSim::default_card(),
+        Some(seed) => PivSim::builder(format!("mdtool simulated card {seed}").as_bytes())
+            .generate(0x9A, KeyAlgorithm::Rsa2048)
+            .generate(0x9C, KeyAlgorithm::EccP256)
+            .generate(0x9D, KeyAlgorithm::EccP384)
+            .generate(0x9E, KeyAlgorithm::EccP256)
+            .build(),
+    };
+    made.map_err(|e| Failure::msg(format!("cannot make the simulated card: {e}")))
+}
+
+fn transport_failure(e: &card_edges::Error, source: &Source) -> Failure {
+    let code = match e {
+        card_edges::Error::Transport(t) => t.scard_code(),
+        _ => 0x8010_001F,
+    };
+    match source {
+        Source::Reader(r) => Failure::pcsc(code, Some(r)),
+        Source::Sim => Failure::pcsc(code, Some("embedded simulated card")),
+    }
+}
+
+fn connect_reader(name: &str) -> Outcome<Connected> {
+    let cname = CString::new(name).map_err(|_| Failure::usage("a reader name cannot contain NUL"))?;
+    let card = PcscCard::connect(&cname).map_err(|e| transport_failure(&e, &Source::Reader(name.to_owned())))?;
+    Ok(Connected::Reader(name.to_owned(), card))
+}
+
+fn connect_sim(g: &Global) -> Outcome<Connected> {
+    let sim = sim_card(g.seed)?;
+    Ok(Connected::Sim(MemoryCard::new(sim)))
+}
+
+/// Connects to the card the options name (see the module documentation).
+///
+/// # Errors
+/// PC/SC failures for an explicit `--reader`.
+pub(crate) fn connect(g: &Global) -> Outcome<Connected> {
+    if g.sim == Some(SimKind::Piv) {
+        return connect_sim(g);
+    }
+    if let Some(wanted) = g.reader.as_deref() {
+        let ctx = readers::context()?;
+        let reader = readers::find(&readers::list(&ctx)?, wanted)?;
+        drop(ctx);
+        return connect_reader(&reader.name);
+    }
+    let reason = match readers::context() {
+        Err(f) if matches!(f.code, Some(NO_SERVICE | SERVICE_STOPPED)) => "the PC/SC service is not running",
+        Err(f) => return Err(f),
+        Ok(ctx) => {
+            let all = readers::list(&ctx)?;
+            drop(ctx);
+            if let Some(r) = all.iter().find(|r| r.present && !r.mute) {
+                return connect_reader(&r.name);
+            }
+            if all.is_empty() { "no reader" } else { "no card in any reader" }
+        }
+    };
+    notice(format!("{reason}: using the embedded simulated PIV card (--sim piv)"));
+    connect_sim(g)
+}
+
+/// The driver the options name.
+///
+/// # Errors
+/// A library that cannot be loaded.
+pub(crate) fn driver(g: &Global) -> Outcome<Driver> {
+    match &g.driver {
+        None => Ok(Driver::linked()),
+        Some(path) => Driver::load(path)
+            .map_err(|e| Failure::usage(format!("cannot load the minidriver {}: {e}", path.display()))),
+    }
+}
+
+/// Acquires a minidriver context on a connected card.
+///
+/// # Errors
+/// `CardAcquireContext` failed (unknown card, card gone, ...).
+pub(crate) fn acquire(g: &Global, mut connected: Connected) -> Outcome<Opened> {
+    let driver = driver(g)?;
+    let source = connected.source();
+    let atr = connected.atr()?;
+    if source == Source::Sim && g.driver.is_some() {
+        return Err(Failure::usage(
+            "--driver loads a minidriver library for PC/SC readers; the embedded simulated card is served by the \
+             linked minidriver (serve it with `mdtool serve` to reach it through a loaded library)",
+        ));
+    }
+    let target = match connected {
+        Connected::Sim(t) => Target::Transport(Box::new(t)),
+        Connected::Reader(_, c) => Target::Pcsc(c),
+    };
+    let options = AcquireOptions::default();
+    let card_name = options.card_name.clone();
+    let span = tracing::debug_span!("csp", entry = "CardAcquireContext");
+    let acquired = span.in_scope(|| Csp::acquire(&driver, target, &options));
+    let csp = acquired.map_err(|code| {
+        let f = Failure::code(code, "opening the card (CardAcquireContext)");
+        if code.0 == UNKNOWN_CARD {
+            f.context(&format!("{} (ATR {})", source.describe(), hex::encode_upper(&atr)))
+        } else {
+            f.context(&source.describe())
+        }
+    })?;
+    Ok(Opened { csp, source, atr, card_name, linked: g.driver.is_none(), _driver: driver })
+}
+
+/// Connects and acquires.
+///
+/// # Errors
+/// As [`connect`] and [`acquire`].
+pub(crate) fn open(g: &Global) -> Outcome<Opened> {
+    let connected = connect(g)?;
+    acquire(g, connected)
+}
