@@ -241,11 +241,6 @@ impl<T: Transport> PivEdge<T> {
         Ok(())
     }
 
-    /// The identifier container names are built from: the CHUID GUID, else `cardid`.
-    fn container_id(&mut self) -> Result<[u8; 16]> {
-        self.card_id()
-    }
-
     /// Every container, in index order.
     ///
     /// # Errors
@@ -255,7 +250,8 @@ impl<T: Transport> PivEdge<T> {
         if populated.is_empty() {
             return Ok(Vec::new());
         }
-        let id = self.container_id()?;
+        // Container names are built on the card identifier (the CHUID GUID when there is one).
+        let id = self.card_id()?;
         let default_slot =
             populated.iter().find(|(s, _)| *s == Slot::AUTHENTICATION).or_else(|| populated.first()).map(|(s, _)| *s);
         Ok(populated
