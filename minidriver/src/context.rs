@@ -60,6 +60,12 @@ struct Overrides {
     x509_enrollment: Option<bool>,
 }
 
+/// Validates a file path before anything reaches the card (spec §4.3: names first).
+fn check_path(dir: Option<&[u8]>, file: &[u8]) -> Result<()> {
+    vfs::FilePath::from_bytes(dir, file)?;
+    Ok(())
+}
+
 fn is_name(raw: &[u8], name: &str) -> bool {
     raw.eq_ignore_ascii_case(name.as_bytes())
 }
@@ -144,16 +150,28 @@ impl Context {
 
     // ----- capabilities and properties -----
 
+    /// The card's capabilities; a card in read-only mode generates no keys (spec §7.4).
     pub(crate) fn capabilities(&self) -> Capabilities {
-        self.edge.capabilities()
+        let c = self.edge.capabilities();
+        Capabilities { key_gen: c.key_gen && !self.read_only(), ..c }
+    }
+
+    pub(crate) fn imports_keys(&self) -> bool {
+        self.edge.imports_keys()
     }
 
     pub(crate) fn key_sizes(&mut self, key_spec: u32) -> Result<KeySizes> {
         self.edge.key_sizes(key_spec)
     }
 
+    /// Free space; a card in read-only mode has 0 bytes and 0 containers free (spec §7.4).
     pub(crate) fn free_space(&mut self, cache: &mut dyn CspCache) -> Result<FreeSpace> {
-        self.with_contents(cache, |e| e.files().free_space())
+        let fs = self.with_contents(cache, |e| e.files().free_space())?;
+        Ok(if self.read_only() {
+            FreeSpace { bytes_available: Some(0), containers_available: Some(0), ..fs }
+        } else {
+            fs
+        })
     }
 
     pub(crate) fn read_only(&self) -> bool {
@@ -164,11 +182,12 @@ impl Context {
         self.overrides.cache_mode.unwrap_or_else(|| self.edge.cache_mode())
     }
 
+    /// Enrollment support; never on a card in read-only mode (spec §7.4).
     pub(crate) fn supports_x509_enrollment(&self) -> bool {
-        self.overrides.x509_enrollment.unwrap_or_else(|| self.edge.supports_x509_enrollment())
+        !self.read_only() && self.overrides.x509_enrollment.unwrap_or_else(|| self.edge.supports_x509_enrollment())
     }
 
-    fn writable(&self) -> Result<()> {
+    pub(crate) fn writable(&self) -> Result<()> {
         if self.read_only() { Err(Error::Unsupported("the card is in read-only mode")) } else { Ok(()) }
     }
 
@@ -257,6 +276,7 @@ impl Context {
     // ----- files -----
 
     pub(crate) fn read_file(&mut self, dir: Option<&[u8]>, file: &[u8], cache: &mut dyn CspCache) -> Result<Vec<u8>> {
+        check_path(dir, file)?;
         let who = self.edge.principals();
         // cardid and cardcf are how the CSP validates its cache: never served from it.
         if dir.is_none_or(<[u8]>::is_empty) && (is_name(file, "cardid") || is_name(file, "cardcf")) {
@@ -273,8 +293,11 @@ impl Context {
         cache: &mut dyn CspCache,
     ) -> Result<()> {
         self.writable()?;
+        check_path(dir, file)?;
         let who = self.edge.principals();
-        self.with_contents(cache, |e| e.files().write_file(who, dir, file, data))
+        self.with_contents(cache, |e| e.files().write_file(who, dir, file, data))?;
+        self.changed_file(dir, cache);
+        Ok(())
     }
 
     pub(crate) fn create_file(
@@ -286,23 +309,48 @@ impl Context {
         cache: &mut dyn CspCache,
     ) -> Result<()> {
         self.writable()?;
+        check_path(dir, file)?;
         let who = self.edge.principals();
-        self.with_contents(cache, |e| e.files().create_file(who, dir, file, ac, size))
+        self.with_contents(cache, |e| e.files().create_file(who, dir, file, ac, size))?;
+        self.changed_file(dir, cache);
+        Ok(())
     }
 
     pub(crate) fn delete_file(&mut self, dir: Option<&[u8]>, file: &[u8], cache: &mut dyn CspCache) -> Result<()> {
         self.writable()?;
+        check_path(dir, file)?;
         let who = self.edge.principals();
-        self.with_contents(cache, |e| e.files().delete_file(who, dir, file))
+        self.with_contents(cache, |e| e.files().delete_file(who, dir, file))?;
+        self.changed_file(dir, cache);
+        Ok(())
+    }
+
+    /// A file in an application directory (a certificate) was changed: see [`Self::changed`].
+    /// Root files are not content (`cardcf` is the CSP's; a new `cardid` changes the tag).
+    fn changed_file(&mut self, dir: Option<&[u8]>, cache: &mut dyn CspCache) {
+        if !dir.is_none_or(<[u8]>::is_empty) {
+            self.changed(cache);
+        }
+    }
+
+    /// This context changed the card's content: the snapshot of it in the CSP's cache (taken
+    /// before, or just now without the change) would be served stale to the next context of
+    /// the process, so it is dropped; the next context reads the card and stores a new one.
+    fn changed(&mut self, cache: &mut dyn CspCache) {
+        if let Ok(Some(tag)) = self.edge.contents_tag() {
+            cache.delete(&tag);
+        }
     }
 
     pub(crate) fn file_info(&mut self, dir: Option<&[u8]>, file: &[u8], cache: &mut dyn CspCache) -> Result<FileInfo> {
+        check_path(dir, file)?;
         let who = self.edge.principals();
         self.with_contents(cache, |e| e.files().file_info(who, dir, file))
     }
 
     /// The file names of a directory; an empty directory is `SCARD_E_FILE_NOT_FOUND` (spec).
     pub(crate) fn enum_files(&mut self, dir: Option<&[u8]>, cache: &mut dyn CspCache) -> Result<Vec<String>> {
+        vfs::path::dir_from_bytes(dir)?;
         let names = self.with_contents(cache, |e| e.files().enum_files(dir))?;
         if names.is_empty() { Err(Error::FileNotFound) } else { Ok(names) }
     }
@@ -337,19 +385,25 @@ impl Context {
         cache: &mut dyn CspCache,
     ) -> Result<()> {
         self.writable()?;
-        self.with_contents(cache, |e| e.create_container(index, key, pin_id))
+        self.with_contents(cache, |e| e.create_container(index, key, pin_id))?;
+        self.changed(cache);
+        Ok(())
     }
 
     pub(crate) fn delete_container(&mut self, index: u8, cache: &mut dyn CspCache) -> Result<()> {
         self.writable()?;
-        self.with_contents(cache, |e| e.delete_container(index))
+        self.with_contents(cache, |e| e.delete_container(index))?;
+        self.changed(cache);
+        Ok(())
     }
 
     pub(crate) fn set_container_pin(&mut self, index: u8, pin_id: PinId, cache: &mut dyn CspCache) -> Result<()> {
+        self.writable()?;
         self.with_contents(cache, |e| e.set_container_pin(index, pin_id))
     }
 
     pub(crate) fn set_associated_ecdh(&mut self, index: u8, ecdh: u8, cache: &mut dyn CspCache) -> Result<()> {
+        self.writable()?;
         self.with_contents(cache, |e| e.set_associated_ecdh(index, ecdh))
     }
 
@@ -398,9 +452,14 @@ impl Context {
         self.edge.tries_left(id)
     }
 
-    /// Deauthenticates `pins`, then drops the cache entries stored while authenticated.
+    /// Deauthenticates `pins`, then drops the cache entries stored while authenticated. When
+    /// the card cannot, the CSP resets it (through its own handle, so no `SCARD_W_RESET_CARD`
+    /// tells this context): the card's state is forgotten now, as after a reset.
     pub(crate) fn deauthenticate(&mut self, pins: u32, cache: &mut dyn CspCache) -> Result<()> {
-        self.edge.deauthenticate(pins & !pin::set_of(pin::ROLE_EVERYONE))?;
+        if let Err(e) = self.edge.deauthenticate(pins & !pin::set_of(pin::ROLE_EVERYONE)) {
+            self.card_lost();
+            return Err(e);
+        }
         for tag in self.stored_tags.drain(..) {
             cache.delete(&tag);
         }

@@ -242,6 +242,8 @@ pub(crate) trait Edge: Send {
 
     /// `CARD_CAPABILITIES`.
     fn capabilities(&self) -> Capabilities;
+    /// Whether `CardCreateContainer` can import a key (`CARD_CREATE_CONTAINER_KEY_IMPORT`).
+    fn imports_keys(&self) -> bool;
     /// `CP_CARD_READ_ONLY`.
     fn read_only(&self) -> bool;
     /// `CP_CARD_CACHE_MODE`.

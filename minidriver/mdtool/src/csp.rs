@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use card_edges::transport::Transport;
 use card_edges::transport::pcsc::PcscCard;
 
-pub use ffi::{CardData, Padding, live_allocations};
+pub use ffi::{CardData, Padding, driver_frees, free_output, install_callbacks, live_allocations};
 
 /// A minidriver return code.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -127,6 +127,20 @@ pub struct CspCache {
     pub hits: u64,
     /// Adds made.
     pub adds: u64,
+    /// Deletes made.
+    pub deletes: u64,
+}
+
+impl CspCache {
+    /// Forgets every entry (the counters stay).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// Calls of the three callbacks so far.
+    pub fn calls(&self) -> u64 {
+        self.lookups + self.adds + self.deletes
+    }
 }
 
 /// One acquired minidriver context. It keeps a loaded driver library loaded for as long as it

@@ -109,10 +109,12 @@ impl PivCard {
         }
     }
 
-    /// A wrong-format PIN is not sent; report the tries the card still has.
+    /// A wrong-format PIN is not sent, and one the card refuses as malformed (`6A 80`: PIV PINs
+    /// are digits) spends no try: both are wrong PINs; report the tries the card still has.
     fn verify(&mut self, data: &[u8]) -> Result<()> {
         match self.piv().verify_pin(data) {
-            Err(card_edges::Error::InvalidArgument(_)) => {
+            Err(card_edges::Error::InvalidArgument(_))
+            | Err(card_edges::Error::Status(card_edges::iso7816::StatusWord::INCORRECT_DATA)) => {
                 let tries = self.piv().pin_tries().ok().flatten().map(u32::from);
                 Err(Error::WrongPin { tries_left: tries })
             }
@@ -234,6 +236,11 @@ impl Edge for PivCard {
         false
     }
 
+    fn imports_keys(&self) -> bool {
+        // PIV has no standard key import (vendor commands aside).
+        false
+    }
+
     fn cache_mode(&self) -> u32 {
         // PIV content changes only at an issuance station (with a new CHUID): the CSP may
         // cache per process, but not across insertions.
@@ -332,7 +339,14 @@ impl Edge for PivCard {
 
     fn authenticate(&mut self, id: PinId, data: &[u8]) -> Result<()> {
         match id {
-            pin::ROLE_USER | SIGNATURE_PIN => self.verify(data),
+            pin::ROLE_USER => self.verify(data),
+            SIGNATURE_PIN => {
+                // The 9C key needs the VERIFY immediately before its GENERAL AUTHENTICATE: read
+                // what signing looks up first (best effort), so the next CardSignData sends
+                // nothing in between.
+                let _ = self.piv().containers();
+                self.verify(data)
+            }
             pin::ROLE_ADMIN => Ok(self.piv().answer_challenge(data)?),
             PUK => Err(Error::Unsupported("the PUK only unblocks")),
             _ => Err(Error::InvalidParameter("no such PIN to authenticate")),
@@ -375,6 +389,9 @@ impl Edge for PivCard {
     }
 
     fn change_pin(&mut self, id: PinId, current: &[u8], new: &[u8]) -> Result<()> {
+        if id == pin::ROLE_ADMIN {
+            return Err(Error::Unsupported("PIV has no standard command to change the management key"));
+        }
         card_edges::piv::pad_pin(new).map_err(|_| Error::InvalidParameter("a PIV PIN has 6 to 8 characters"))?;
         match id {
             pin::ROLE_USER | SIGNATURE_PIN => Ok(self.piv().change_pin(current, new)?),
@@ -385,6 +402,9 @@ impl Edge for PivCard {
     }
 
     fn unblock(&mut self, auth_pin: PinId, auth: &[u8], target: PinId, new: &[u8]) -> Result<()> {
+        if auth_pin == pin::ROLE_ADMIN {
+            return Err(Error::Unsupported("PIV unblocks the PIN with the PUK, not the management key"));
+        }
         card_edges::piv::pad_pin(new).map_err(|_| Error::InvalidParameter("a PIV PIN has 6 to 8 characters"))?;
         match (auth_pin, target) {
             (PUK, pin::ROLE_USER | SIGNATURE_PIN) => Ok(self.piv().unblock_pin(auth, new)?),

@@ -97,9 +97,19 @@ unsafe fn create(
     pb_key: *const u8,
     pin_id: Option<PinId>,
 ) -> Result<()> {
+    // What makes the call unsupported is checked first, before any parameter (spec §4.6.1).
+    ctx.writable()?;
+    if flags == misc::CREATE_CONTAINER_KEY_IMPORT && !ctx.imports_keys() {
+        return Err(Error::Unsupported("this card does not import keys"));
+    }
+    if flags == misc::CREATE_CONTAINER_KEY_GEN && matches!(key_spec, keyspec::AT_ECDSA_P521 | keyspec::AT_ECDHE_P521) {
+        return Err(Error::Unsupported("P-521"));
+    }
+    if pin_id.is_some_and(|id| id >= pin::MAX_PINS) {
+        return Err(Error::InvalidParameter("PinId"));
+    }
     let key = match flags {
         misc::CREATE_CONTAINER_KEY_IMPORT => {
-            // Checked first (spec: unsupported conditions before parameters): the edge decides.
             if pb_key.is_null() {
                 return Err(Error::InvalidParameter("pbKeyData is NULL"));
             }
@@ -148,9 +158,6 @@ pub(super) unsafe extern "system" fn card_create_container_ex(
     pin_id: u32,
 ) -> u32 {
     entry("CardCreateContainerEx", cd, |ctx, csp| {
-        if pin_id >= pin::MAX_PINS {
-            return Err(Error::InvalidParameter("PinId"));
-        }
         // SAFETY: forwarded contract.
         unsafe { create(ctx, csp, index, flags, key_spec, key_size, pb_key, Some(pin_id)) }
     })
@@ -181,6 +188,10 @@ pub(super) unsafe extern "system" fn card_get_container_property(
         let name = unsafe { util::required_wide(name, "wszProperty is NULL")? };
         need(pdw, "pdwDataLen is NULL")?;
         util::flags_zero(flags)?;
+        // Checked before the container is looked up (card I/O); NULL with cbData 0 is a size query.
+        if pb.is_null() && cb != 0 {
+            return Err(Error::InvalidParameter("pbData is NULL"));
+        }
         match name.as_str() {
             prop::CONTAINER_INFO => {
                 let size = util::dword(size_of::<CONTAINER_INFO>())?;
@@ -230,6 +241,8 @@ pub(super) unsafe extern "system" fn card_set_container_property(
         // SAFETY: a NUL-terminated UTF-16 name or NULL.
         let name = unsafe { util::required_wide(name, "wszProperty is NULL")? };
         util::flags_zero(flags)?;
+        // A card in read-only mode changes no container (spec §7.4), whatever the arguments.
+        ctx.writable()?;
         // SAFETY: pbData holds cbDataLen bytes.
         let data = unsafe { util::required_bytes(pb, cb, "pbData is NULL")? };
         match name.as_str() {

@@ -59,6 +59,13 @@ unsafe fn sign(ctx: &mut Context, csp: &Csp, info: *mut CARD_SIGNING_INFO) -> Re
     if !(keyspec::AT_KEYEXCHANGE..=keyspec::AT_ECDHE_P521).contains(&key_spec) {
         return Err(Error::InvalidParameter("undefined dwKeySpec"));
     }
+    if matches!(key_spec, keyspec::AT_ECDSA_P521 | keyspec::AT_ECDHE_P521) {
+        return Err(Error::Unsupported("P-521 keys"));
+    }
+    // Padding information is the current version's (spec §4.7.5: else a revision mismatch).
+    if flags & crypt::PADDING_INFO_PRESENT != 0 && version < 2 {
+        return Err(Error::RevisionMismatch);
+    }
     // SAFETY: pbData holds cbData bytes.
     let data = unsafe { util::required_bytes(pb, cb, "pbData is NULL")? };
     let container = ctx.container(index, &mut &*csp)?;
@@ -82,9 +89,6 @@ unsafe fn sign(ctx: &mut Context, csp: &Csp, info: *mut CARD_SIGNING_INFO) -> Re
     }
     let signature = if alg.is_rsa() {
         let mut sig = if flags & crypt::PADDING_INFO_PRESENT != 0 {
-            if version < 2 {
-                return Err(Error::InvalidParameter("padding info needs CARD_SIGNING_INFO version 2"));
-            }
             // SAFETY: version 2: pPaddingInfo and dwPaddingType exist.
             let (padding_info, padding_type) =
                 unsafe { ((&raw const (*info).pPaddingInfo).read(), (&raw const (*info).dwPaddingType).read()) };

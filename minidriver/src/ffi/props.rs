@@ -172,6 +172,10 @@ pub(super) unsafe extern "system" fn card_get_property(
         // SAFETY: a NUL-terminated UTF-16 property name or NULL.
         let name = unsafe { util::required_wide(name, "wszProperty is NULL")? };
         need(pdw, "pdwDataLen is NULL")?;
+        // Checked before the value is computed (card I/O); NULL with cbData 0 is a size query.
+        if pb.is_null() && cb != 0 {
+            return Err(Error::InvalidParameter("pbData is NULL"));
+        }
         if name == prop::PIN_INFO && !pb.is_null() && cb >= 4 {
             // SAFETY: the caller's buffer holds at least a DWORD.
             let v = unsafe { util::first_dword(pb) };
@@ -205,6 +209,11 @@ pub(super) unsafe extern "system" fn card_set_property(
         }
         // SAFETY: pbData holds cbDataLen bytes (or is NULL with 0).
         let data = unsafe { util::bytes(pb, cb, "pbData is NULL")? };
+        // A card in read-only mode takes only the parent window and the PIN context string
+        // (spec §7.4); CP_CARD_READ_ONLY itself stays the administrator's (§4.5.5).
+        if ctx.read_only() && !settable_by_everyone(&name) && name != prop::READ_ONLY {
+            return Err(Error::Unsupported("the card is in read-only mode"));
+        }
         match name.as_str() {
             prop::PARENT_WINDOW => {
                 let hwnd: [u8; size_of::<usize>()] =

@@ -27,16 +27,26 @@ const ERROR_NOT_FOUND: u32 = 0x490;
 const HEADER: usize = 16;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+static DRIVER_FREES: AtomicUsize = AtomicUsize::new(0);
+static DIRTY_FREES: AtomicUsize = AtomicUsize::new(0);
 
 /// Allocations made through `pfnCspAlloc`/`pfnCspReAlloc` and not yet freed, process-wide.
 pub fn live_allocations() -> usize {
     LIVE.load(Ordering::SeqCst)
 }
 
+/// Buffers the driver freed through `pfnCspFree`, and how many of them it had not zeroed first
+/// (process-wide; a driver must zero what it frees, since it may have held secrets).
+pub fn driver_frees() -> (usize, usize) {
+    (DRIVER_FREES.load(Ordering::SeqCst), DIRTY_FREES.load(Ordering::SeqCst))
+}
+
 fn layout(size: usize) -> Option<Layout> {
     Layout::from_size_align(size.checked_add(HEADER)?, HEADER).ok()
 }
 
+/// `pfnCspAlloc`. The bytes come filled with `0xCC`, not zeros, so a driver that relies on
+/// zeroed memory shows, and one that frees a buffer without zeroing it can be told apart.
 unsafe extern "system" fn csp_alloc(size: usize) -> *mut c_void {
     let Some(l) = layout(size) else { return ptr::null_mut() };
     // SAFETY: the layout has a non-zero size (HEADER is included).
@@ -47,26 +57,53 @@ unsafe extern "system" fn csp_alloc(size: usize) -> *mut c_void {
     // SAFETY: `base` is valid for HEADER + size bytes, aligned to 16.
     unsafe {
         base.cast::<usize>().write(size);
-        ptr::write_bytes(base.add(HEADER), 0, size);
+        ptr::write_bytes(base.add(HEADER), 0xCC, size);
     }
     LIVE.fetch_add(1, Ordering::SeqCst);
     // SAFETY: within the allocation.
     unsafe { base.add(HEADER).cast() }
 }
 
+/// The size of a `csp_alloc` buffer.
+///
+/// # Safety
+/// `p` must be a live `csp_alloc` allocation.
+unsafe fn size_of_allocation(p: *const c_void) -> usize {
+    // SAFETY: per contract, the size is recorded HEADER bytes before `p`.
+    unsafe { p.cast::<u8>().sub(HEADER).cast::<usize>().read() }
+}
+
+/// Frees a buffer of this allocator on the CSP's own behalf (not counted as the driver's free).
+///
+/// # Safety
+/// `p` must be NULL or a live allocation of this CSP's `pfnCspAlloc`/`pfnCspReAlloc`.
+pub unsafe fn free_output(p: *const c_void) {
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: per contract.
+    unsafe {
+        let size = size_of_allocation(p);
+        if let Some(l) = layout(size) {
+            dealloc(p.cast::<u8>().cast_mut().sub(HEADER), l);
+            LIVE.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// `pfnCspFree`, which only the driver calls: counted, with whether the buffer was zeroed.
 unsafe extern "system" fn csp_free(p: *const c_void) {
     if p.is_null() {
         return;
     }
-    // SAFETY: `p` came from csp_alloc: the size is HEADER bytes before it.
-    unsafe {
-        let base = p.cast::<u8>().cast_mut().sub(HEADER);
-        let size = base.cast::<usize>().read();
-        if let Some(l) = layout(size) {
-            dealloc(base, l);
-            LIVE.fetch_sub(1, Ordering::SeqCst);
-        }
+    // SAFETY: `p` came from csp_alloc (the driver's contract): it holds its recorded size.
+    let zeroed = unsafe { core::slice::from_raw_parts(p.cast::<u8>(), size_of_allocation(p)).iter().all(|b| *b == 0) };
+    DRIVER_FREES.fetch_add(1, Ordering::SeqCst);
+    if !zeroed {
+        DIRTY_FREES.fetch_add(1, Ordering::SeqCst);
     }
+    // SAFETY: as above.
+    unsafe { free_output(p) };
 }
 
 unsafe extern "system" fn csp_realloc(p: *const c_void, size: usize) -> *mut c_void {
@@ -74,9 +111,8 @@ unsafe extern "system" fn csp_realloc(p: *const c_void, size: usize) -> *mut c_v
     unsafe {
         let q = csp_alloc(size);
         if !p.is_null() && !q.is_null() {
-            let old = p.cast::<u8>().sub(HEADER).cast::<usize>().read();
-            ptr::copy_nonoverlapping(p.cast::<u8>(), q.cast::<u8>(), old.min(size));
-            csp_free(p);
+            ptr::copy_nonoverlapping(p.cast::<u8>(), q.cast::<u8>(), size_of_allocation(p).min(size));
+            free_output(p);
         }
         q
     }
@@ -86,9 +122,6 @@ unsafe extern "system" fn csp_realloc(p: *const c_void, size: usize) -> *mut c_v
 /// `tag` must be a NUL-terminated UTF-16 string.
 unsafe fn tag_units(tag: *const u16) -> Vec<u16> {
     let mut out = Vec::new();
-    if tag.is_null() {
-        return out;
-    }
     for i in 0..1024 {
         // SAFETY: NUL-terminated per contract.
         let u = unsafe { tag.add(i).read_unaligned() };
@@ -100,24 +133,25 @@ unsafe fn tag_units(tag: *const u16) -> Vec<u16> {
     out
 }
 
-fn cache_of(ctx: *const c_void) -> Option<&'static Mutex<CspCache>> {
+/// The cache a callback was called for, when its arguments are acceptable.
+fn cache_of(ctx: *const c_void, tag: *const u16, flags: u32) -> Option<&'static Mutex<CspCache>> {
+    if ctx.is_null() || tag.is_null() || flags != 0 {
+        return None;
+    }
     // SAFETY: pvCacheContext is the Arc<Mutex<CspCache>> pointer this CSP set and keeps alive
     // for as long as the context exists.
-    (!ctx.is_null()).then(|| unsafe { &*ctx.cast::<Mutex<CspCache>>() })
+    Some(unsafe { &*ctx.cast::<Mutex<CspCache>>() })
 }
 
 unsafe extern "system" fn cache_add(ctx: *const c_void, tag: *const u16, flags: u32, pb: *const u8, cb: u32) -> u32 {
-    let Some(cache) = cache_of(ctx) else { return 0x8010_0004 };
-    if flags != 0 {
-        return 0x8010_0004;
-    }
+    let Some(cache) = cache_of(ctx, tag, flags) else { return 0x8010_0004 };
+    let mut c = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    c.adds += 1;
     if cb == 0 || pb.is_null() {
         return 0;
     }
     // SAFETY: tag is NUL-terminated; pb holds cb bytes.
     let (key, data) = unsafe { (tag_units(tag), core::slice::from_raw_parts(pb, cb as usize).to_vec()) };
-    let mut c = cache.lock().unwrap_or_else(PoisonError::into_inner);
-    c.adds += 1;
     c.entries.insert(key, data);
     0
 }
@@ -129,8 +163,8 @@ unsafe extern "system" fn cache_lookup(
     ppb: *mut *mut u8,
     pcb: *mut u32,
 ) -> u32 {
-    let Some(cache) = cache_of(ctx) else { return 0x8010_0004 };
-    if flags != 0 || ppb.is_null() || pcb.is_null() {
+    let Some(cache) = cache_of(ctx, tag, flags) else { return 0x8010_0004 };
+    if ppb.is_null() || pcb.is_null() {
         return 0x8010_0004;
     }
     // SAFETY: tag is NUL-terminated.
@@ -139,7 +173,8 @@ unsafe extern "system" fn cache_lookup(
     c.lookups += 1;
     let Some(data) = c.entries.get(&key).cloned() else { return ERROR_NOT_FOUND };
     c.hits += 1;
-    // SAFETY: a fresh CSP allocation the minidriver frees with pfnCspFree.
+    // SAFETY: a fresh CSP allocation the minidriver frees with pfnCspFree; the out-pointers
+    // are valid (checked non-NULL, the driver's own locals).
     unsafe {
         let p = csp_alloc(data.len()).cast::<u8>();
         if p.is_null() {
@@ -153,14 +188,26 @@ unsafe extern "system" fn cache_lookup(
 }
 
 unsafe extern "system" fn cache_delete(ctx: *const c_void, tag: *const u16, flags: u32) -> u32 {
-    let Some(cache) = cache_of(ctx) else { return 0x8010_0004 };
-    if flags != 0 {
-        return 0x8010_0004;
-    }
+    let Some(cache) = cache_of(ctx, tag, flags) else { return 0x8010_0004 };
     // SAFETY: tag is NUL-terminated.
     let key = unsafe { tag_units(tag) };
-    cache.lock().unwrap_or_else(PoisonError::into_inner).entries.remove(&key);
+    let mut c = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    c.deletes += 1;
+    c.entries.remove(&key);
     0
+}
+
+/// Fills what the Base CSP supplies for memory and caching: `pfnCspAlloc`/`ReAlloc`/`Free`
+/// (this module's counted allocator) and `pfnCspCache*` over `cache` (`pvCacheContext`). The
+/// caller keeps `cache` alive for as long as a context uses the structure.
+pub fn install_callbacks(raw: &mut CARD_DATA, cache: &Arc<Mutex<CspCache>>) {
+    raw.pfnCspAlloc = Some(csp_alloc);
+    raw.pfnCspReAlloc = Some(csp_realloc);
+    raw.pfnCspFree = Some(csp_free);
+    raw.pfnCspCacheAddFile = Some(cache_add);
+    raw.pfnCspCacheLookupFile = Some(cache_lookup);
+    raw.pfnCspCacheDeleteFile = Some(cache_delete);
+    raw.pvCacheContext = Arc::as_ptr(cache).cast_mut().cast();
 }
 
 /// The CSP's side of `KDF_SECRET_HANDLE`: this CSP's secret handles are agreement index + 1.
@@ -221,7 +268,7 @@ unsafe fn take(p: *mut u8, len: u32) -> Vec<u8> {
     // SAFETY: per contract.
     unsafe {
         let v = core::slice::from_raw_parts(p, len as usize).to_vec();
-        csp_free(p.cast());
+        free_output(p.cast());
         v
     }
 }
@@ -270,13 +317,7 @@ impl CardData {
         raw.pbAtr = atr.as_ptr().cast_mut();
         raw.cbAtr = atr.len() as u32;
         raw.pwszCardName = name.as_ptr().cast_mut();
-        raw.pfnCspAlloc = Some(csp_alloc);
-        raw.pfnCspReAlloc = Some(csp_realloc);
-        raw.pfnCspFree = Some(csp_free);
-        raw.pfnCspCacheAddFile = Some(cache_add);
-        raw.pfnCspCacheLookupFile = Some(cache_lookup);
-        raw.pfnCspCacheDeleteFile = Some(cache_delete);
-        raw.pvCacheContext = Arc::as_ptr(&cache).cast_mut().cast();
+        install_callbacks(&mut raw, &cache);
         raw.pfnCspPadData = None;
         raw.hSCardCtx = context;
         raw.hScard = card;

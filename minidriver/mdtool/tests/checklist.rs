@@ -1,0 +1,2679 @@
+//! One test per item of `shared/reference/spec-checklist.md` that a PIV card can exercise through
+//! this driver and that no other test names (see `minidriver/CHECKLIST.md` for the whole map).
+//!
+//! The driver is linked in and reached only through `CardAcquireContext` and the `CARD_DATA`
+//! table it fills: the CSP stand-in (`mdtool::csp`) plays the Base CSP over an in-memory
+//! simulated PIV card, and [`ffi`] makes the calls the stand-in's safe methods cannot express
+//! (NULL and hostile arguments, sentinels, a CSP allocator of our own). Every test takes one
+//! process-wide lock: allocation counters, the context registry and the test CSP's cache are
+//! process-wide.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::too_many_lines,
+    clippy::type_complexity,
+    reason = "tests: a failure is a panic with the code"
+)]
+
+#[path = "checklist/ffi.rs"]
+mod ffi;
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use card_edges::crypto::{self, HashAlg};
+use card_edges::sim::{KeyAlgorithm, PivSim};
+use card_edges::transport::Transport;
+use card_edges::transport::memory::{CardSlot, MemoryCard, ScriptedCard};
+use card_edges::{Error as EdgeError, TransportError};
+use cipher::{Array, BlockCipherEncrypt, KeyInit};
+use mdtool::csp::{AcquireOptions, Code, Csp, CspCache, Driver, Padding, Target, live_allocations};
+use minidriver::abi::{code, crypt, keyspec, misc, pin, prop};
+use sha2::{Digest, Sha256};
+use windows_sys::Win32::Security::Cryptography::CARD_DATA;
+
+// ----- harness -----
+
+/// Serialises the tests of this binary (allocation counters and the context registry are
+/// process-wide).
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What a test can do to the card's connection behind the driver's back.
+#[derive(Debug, Default)]
+struct Control {
+    /// The next `transmit` panics.
+    panic: AtomicBool,
+    /// After reporting a reset or removal, reconnect (as the CSP does before its next call).
+    reconnect: AtomicBool,
+    /// `begin_transaction` / `end_transaction` calls the driver made.
+    begins: AtomicUsize,
+    ends: AtomicUsize,
+}
+
+/// A connection to a simulated card, as the driver's transport, with [`Control`].
+struct TestCard {
+    card: MemoryCard,
+    control: Arc<Control>,
+}
+
+impl Transport for TestCard {
+    fn transmit(&mut self, command: &[u8]) -> card_edges::Result<Vec<u8>> {
+        if self.control.panic.swap(false, Ordering::SeqCst) {
+            panic!("the transport panics (checklist item 6)");
+        }
+        match self.card.transmit(command) {
+            Err(e @ EdgeError::Transport(TransportError::ResetCard | TransportError::RemovedCard))
+                if self.control.reconnect.load(Ordering::SeqCst) =>
+            {
+                let _ = self.card.reconnect(false);
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
+    fn atr(&mut self) -> card_edges::Result<Vec<u8>> {
+        self.card.atr()
+    }
+
+    fn begin_transaction(&mut self) -> card_edges::Result<()> {
+        self.control.begins.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn end_transaction(&mut self) -> card_edges::Result<()> {
+        self.control.ends.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// One acquired context over a simulated card.
+struct Ctx {
+    csp: Csp,
+    sim: PivSim,
+    slot: CardSlot,
+    control: Arc<Control>,
+}
+
+impl Ctx {
+    fn cd(&self) -> &CARD_DATA {
+        self.csp.raw()
+    }
+
+    fn apdus(&self) -> u64 {
+        self.sim.counters().apdus
+    }
+
+    fn auth_state(&self) -> u32 {
+        dword(&self.csp.get_property(prop::AUTHENTICATED_STATE, 0).unwrap())
+    }
+
+    fn user(&self) {
+        self.csp.authenticate_pin("user", b"123456").unwrap();
+    }
+
+    fn admin(&self) {
+        admin_login(&self.csp);
+    }
+
+    /// A second context on the same card (another connection to the slot).
+    fn another(&self, options: &AcquireOptions) -> Self {
+        let control = Arc::new(Control::default());
+        let card = TestCard { card: self.slot.connect().unwrap(), control: control.clone() };
+        let csp = Csp::acquire(&Driver::linked(), Target::Transport(Box::new(card)), options).unwrap();
+        Self { csp, sim: self.sim.clone(), slot: self.slot.clone(), control }
+    }
+}
+
+fn open_with(sim: PivSim, options: &AcquireOptions) -> Result<Ctx, Code> {
+    let card = MemoryCard::new(sim.clone());
+    let slot = card.slot().clone();
+    let control = Arc::new(Control::default());
+    let transport = TestCard { card, control: control.clone() };
+    let csp = Csp::acquire(&Driver::linked(), Target::Transport(Box::new(transport)), options)?;
+    Ok(Ctx { csp, sim, slot, control })
+}
+
+fn open_sim(sim: PivSim) -> Ctx {
+    open_with(sim, &AcquireOptions::default()).unwrap()
+}
+
+fn open() -> Ctx {
+    open_sim(PivSim::default_card().unwrap())
+}
+
+fn ecdh_card() -> PivSim {
+    PivSim::builder(b"checklist-ecdh").generate(0x9D, KeyAlgorithm::EccP256).build().unwrap()
+}
+
+fn dword(v: &[u8]) -> u32 {
+    u32::from_le_bytes(v[..4].try_into().unwrap())
+}
+
+fn err<T: core::fmt::Debug>(r: Result<T, Code>) -> u32 {
+    r.unwrap_err().0
+}
+
+fn tries_err<T: core::fmt::Debug>(r: Result<T, (Code, u32)>) -> (u32, u32) {
+    let (c, t) = r.unwrap_err();
+    (c.0, t)
+}
+
+fn admin_response(challenge: &[u8]) -> Vec<u8> {
+    let tdes = des::TdesEde3::new_from_slice(&card_edges::piv::DEFAULT_MANAGEMENT_KEY).unwrap();
+    let mut block = Array::try_from(challenge).unwrap();
+    tdes.encrypt_block(&mut block);
+    block.to_vec()
+}
+
+fn admin_login(csp: &Csp) {
+    let challenge = csp.get_challenge_ex(pin::ROLE_ADMIN).unwrap();
+    csp.authenticate_ex(pin::ROLE_ADMIN, 0, &admin_response(&challenge)).unwrap();
+}
+
+fn le(mut v: Vec<u8>) -> Vec<u8> {
+    v.reverse();
+    v
+}
+
+fn rsa_key(sim: &PivSim, slot: u8) -> rsa::RsaPublicKey {
+    let cert = sim.certificate(slot).unwrap();
+    crypto::public_key_from_spki(&card_edges::piv::PublicKey::from_certificate(&cert).unwrap().spki).unwrap()
+}
+
+fn p256_key(sim: &PivSim, slot: u8) -> p256::ecdsa::VerifyingKey {
+    let spki = card_edges::piv::PublicKey::from_certificate(&sim.certificate(slot).unwrap()).unwrap().spki;
+    <p256::ecdsa::VerifyingKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(&spki).unwrap()
+}
+
+fn verify_p256(key: &p256::ecdsa::VerifyingKey, hash: &[u8], rs: &[u8]) {
+    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    key.verify_prehash(hash, &p256::ecdsa::Signature::from_slice(rs).unwrap()).unwrap();
+}
+
+/// The peer's public key for ECDH as a `BCRYPT_ECCKEY_BLOB`, and the secret it agrees with the
+/// card's 9D key of [`ecdh_card`].
+fn peer_blob(sim: &PivSim) -> (Vec<u8>, Vec<u8>) {
+    let ours = p256::SecretKey::from_slice(&[0x21; 32]).unwrap();
+    let point = p256::elliptic_curve::sec1::ToSec1Point::to_sec1_point(&ours.public_key(), false);
+    let mut blob = crypt::ECDH_PUBLIC_P256_MAGIC.to_le_bytes().to_vec();
+    blob.extend_from_slice(&32u32.to_le_bytes());
+    blob.extend_from_slice(&point.as_bytes()[1..]);
+    let card_pub = card_edges::piv::PublicKey::from_certificate(&sim.certificate(0x9D).unwrap()).unwrap();
+    let theirs = <p256::PublicKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(&card_pub.spki).unwrap();
+    let z = p256::ecdh::diffie_hellman(ours.to_nonzero_scalar(), theirs.as_affine()).raw_secret_bytes().to_vec();
+    (blob, z)
+}
+
+fn utf16_bytes(s: &str) -> Vec<u8> {
+    s.encode_utf16().chain([0]).flat_map(u16::to_le_bytes).collect()
+}
+
+const SCARD_CODES: u32 = 0x8010_0000;
+
+// ===== A. Binary interface and general conventions =====
+
+/// Items: 1
+#[test]
+fn item_01_card_acquire_context_is_exported_undecorated_with_the_system_abi() {
+    let _g = serial();
+    // The ABI: the export has exactly PFN_CARD_ACQUIRE_CONTEXT's type (extern "system").
+    let typed: windows_sys::Win32::Security::Cryptography::PFN_CARD_ACQUIRE_CONTEXT =
+        Some(minidriver::ffi::CardAcquireContext);
+    assert!(typed.is_some());
+    // The name: the built library is loaded as a CSP loads it, resolving "CardAcquireContext".
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap();
+    let name = format!("{}minidriver{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
+    let path = [deps.join(&name), deps.parent().unwrap().join(&name)].into_iter().find(|p| p.exists());
+    let path = path.unwrap_or_else(|| panic!("{name} is built next to {}", deps.display()));
+    Driver::load(&path).unwrap_or_else(|e| panic!("CardAcquireContext is not exported: {e}"));
+}
+
+/// Items: 2
+#[test]
+fn item_02_card_data_and_its_structures_have_the_cpdk_x64_layout() {
+    use core::mem::{offset_of, size_of};
+    use windows_sys::Win32::Security::Cryptography as w;
+    let _g = serial();
+    let offsets = [
+        offset_of!(CARD_DATA, dwVersion),
+        offset_of!(CARD_DATA, pbAtr),
+        offset_of!(CARD_DATA, cbAtr),
+        offset_of!(CARD_DATA, pwszCardName),
+        offset_of!(CARD_DATA, pfnCspAlloc),
+        offset_of!(CARD_DATA, pfnCspReAlloc),
+        offset_of!(CARD_DATA, pfnCspFree),
+        offset_of!(CARD_DATA, pfnCspCacheAddFile),
+        offset_of!(CARD_DATA, pfnCspCacheLookupFile),
+        offset_of!(CARD_DATA, pfnCspCacheDeleteFile),
+        offset_of!(CARD_DATA, pvCacheContext),
+        offset_of!(CARD_DATA, pfnCspPadData),
+        offset_of!(CARD_DATA, hSCardCtx),
+        offset_of!(CARD_DATA, hScard),
+        offset_of!(CARD_DATA, pvVendorSpecific),
+        offset_of!(CARD_DATA, pfnCardDeleteContext),
+        offset_of!(CARD_DATA, pfnCardQueryCapabilities),
+        offset_of!(CARD_DATA, pfnCardDeleteContainer),
+        offset_of!(CARD_DATA, pfnCardCreateContainer),
+        offset_of!(CARD_DATA, pfnCardGetContainerInfo),
+        offset_of!(CARD_DATA, pfnCardAuthenticatePin),
+        offset_of!(CARD_DATA, pfnCardGetChallenge),
+        offset_of!(CARD_DATA, pfnCardAuthenticateChallenge),
+        offset_of!(CARD_DATA, pfnCardUnblockPin),
+        offset_of!(CARD_DATA, pfnCardChangeAuthenticator),
+        offset_of!(CARD_DATA, pfnCardDeauthenticate),
+        offset_of!(CARD_DATA, pfnCardCreateDirectory),
+        offset_of!(CARD_DATA, pfnCardDeleteDirectory),
+        offset_of!(CARD_DATA, pvUnused3),
+        offset_of!(CARD_DATA, pvUnused4),
+        offset_of!(CARD_DATA, pfnCardCreateFile),
+        offset_of!(CARD_DATA, pfnCardReadFile),
+        offset_of!(CARD_DATA, pfnCardWriteFile),
+        offset_of!(CARD_DATA, pfnCardDeleteFile),
+        offset_of!(CARD_DATA, pfnCardEnumFiles),
+        offset_of!(CARD_DATA, pfnCardGetFileInfo),
+        offset_of!(CARD_DATA, pfnCardQueryFreeSpace),
+        offset_of!(CARD_DATA, pfnCardQueryKeySizes),
+        offset_of!(CARD_DATA, pfnCardSignData),
+        offset_of!(CARD_DATA, pfnCardRSADecrypt),
+        offset_of!(CARD_DATA, pfnCardConstructDHAgreement),
+        offset_of!(CARD_DATA, pfnCardDeriveKey),
+        offset_of!(CARD_DATA, pfnCardDestroyDHAgreement),
+        offset_of!(CARD_DATA, pfnCspGetDHAgreement),
+        offset_of!(CARD_DATA, pfnCardGetChallengeEx),
+        offset_of!(CARD_DATA, pfnCardAuthenticateEx),
+        offset_of!(CARD_DATA, pfnCardChangeAuthenticatorEx),
+        offset_of!(CARD_DATA, pfnCardDeauthenticateEx),
+        offset_of!(CARD_DATA, pfnCardGetContainerProperty),
+        offset_of!(CARD_DATA, pfnCardSetContainerProperty),
+        offset_of!(CARD_DATA, pfnCardGetProperty),
+        offset_of!(CARD_DATA, pfnCardSetProperty),
+        offset_of!(CARD_DATA, pfnCspUnpadData),
+        offset_of!(CARD_DATA, pfnMDImportSessionKey),
+        offset_of!(CARD_DATA, pfnMDEncryptData),
+        offset_of!(CARD_DATA, pfnCardImportSessionKey),
+        offset_of!(CARD_DATA, pfnCardGetSharedKeyHandle),
+        offset_of!(CARD_DATA, pfnCardGetAlgorithmProperty),
+        offset_of!(CARD_DATA, pfnCardGetKeyProperty),
+        offset_of!(CARD_DATA, pfnCardSetKeyProperty),
+        offset_of!(CARD_DATA, pfnCardDestroyKey),
+        offset_of!(CARD_DATA, pfnCardProcessEncryptedData),
+        offset_of!(CARD_DATA, pfnCardCreateContainerEx),
+    ];
+    // cardmod-layout.txt §2: 0, 8, 16, 24, then one pointer every 8 bytes up to 496.
+    let mut expected = vec![0, 8, 16];
+    expected.extend((24..=496).step_by(8));
+    assert_eq!(offsets.to_vec(), expected);
+    assert_eq!(size_of::<CARD_DATA>(), 504);
+    for (v, extent) in [(4, 328), (5, 352), (6, 416), (7, 504)] {
+        assert_eq!(minidriver::abi::version::card_data_extent(v), extent);
+    }
+    assert_eq!(offset_of!(CARD_DATA, pfnCardConstructDHAgreement) + 8, 328, "v4 ends after ConstructDHAgreement");
+    assert_eq!(offset_of!(CARD_DATA, pfnCspGetDHAgreement) + 8, 352, "v5 ends after CspGetDHAgreement");
+    assert_eq!(offset_of!(CARD_DATA, pfnCardSetProperty) + 8, 416, "v6 ends after CardSetProperty");
+    // The structures the driver reads or fills.
+    assert_eq!(
+        [
+            size_of::<w::CARD_CAPABILITIES>(),
+            size_of::<w::CARD_FREE_SPACE_INFO>(),
+            size_of::<w::CARD_KEY_SIZES>(),
+            size_of::<w::CARD_RSA_DECRYPT_INFO>(),
+            size_of::<w::CARD_SIGNING_INFO>(),
+            size_of::<w::CARD_DH_AGREEMENT_INFO>(),
+            size_of::<w::CARD_DERIVE_KEY>(),
+            size_of::<w::CARD_FILE_INFO>(),
+            size_of::<w::CONTAINER_INFO>(),
+            size_of::<w::PIN_INFO>(),
+            size_of::<w::BCryptBufferDesc>(),
+        ],
+        [12, 16, 20, 48, 72, 40, 72, 12, 40, 36, 16]
+    );
+    assert_eq!(offset_of!(w::CARD_KEY_SIZES, dwDefaultBitlen), 8, "the CPDK field mingw 10 lacks");
+    assert_eq!(offset_of!(w::CARD_SIGNING_INFO, pPaddingInfo), 56);
+    assert_eq!(offset_of!(w::CARD_RSA_DECRYPT_INFO, dwPaddingType), 40);
+    assert_eq!(offset_of!(w::CARD_DERIVE_KEY, hKey), 64);
+    assert_eq!(offset_of!(w::CARD_DH_AGREEMENT_INFO, bSecretAgreementIndex), 36);
+    // Constants with the CPDK values, not mingw-w64 10's (CARD_PADDING_NONE/PKCS1 = 1/2).
+    assert_eq!([crypt::PADDING_NONE, crypt::PADDING_PKCS1, crypt::PADDING_PSS, crypt::PADDING_OAEP], [1, 2, 4, 8]);
+    assert_eq!([crypt::PADDING_INFO_PRESENT, crypt::BUFFER_SIZE_ONLY], [0x4000_0000, 0x2000_0000]);
+    assert_eq!(
+        [keyspec::AT_ECDSA_P256, keyspec::AT_ECDSA_P384, keyspec::AT_ECDSA_P521, keyspec::AT_ECDHE_P256],
+        [3, 4, 5, 6]
+    );
+    assert_eq!([pin::GENERATE_SESSION_PIN, pin::SESSION_PIN, pin::SILENT_CONTEXT], [0x1000_0000, 0x2000_0000, 0x40]);
+    assert_eq!([pin::MAX_PINS, pin::PIN_SET_ALL_ROLES, pin::PIN_INFO_VERSION], [8, 0xFF, 6]);
+    assert_eq!(w::CARD_PADDING_PKCS1, crypt::PADDING_PKCS1);
+    assert_eq!(w::CARD_BUFFER_SIZE_ONLY, crypt::BUFFER_SIZE_ONLY);
+}
+
+/// Items: 3, 4, 7, 9, 15, 37, 40, 63, 67, 70, 92, 111, 134, 143, 150
+///
+/// Every entry point: `pCardData` NULL, then each pointer argument NULL in turn, is
+/// `SCARD_E_INVALID_PARAMETER` (the SCARD code, not Win32's 0x57), with no card I/O, nothing
+/// allocated and every output left NULL/0.
+#[test]
+fn items_03_04_07_09_null_pointers_are_invalid_parameters_without_card_io_or_allocation() {
+    let _g = serial();
+    let ctx = open();
+    let live = live_allocations();
+    let apdus = ctx.apdus();
+    let null_cd = ffi::null_card_data_codes(ctx.cd());
+    assert_eq!(null_cd.len(), 44, "every function of the v7 table");
+    for (what, c) in &null_cd {
+        assert_eq!(*c, code::SCARD_E_INVALID_PARAMETER, "{what} with pCardData NULL");
+    }
+    assert_eq!(ffi::acquire_null(), code::SCARD_E_INVALID_PARAMETER, "CardAcquireContext(NULL)");
+    let cases = ffi::null_argument_codes(ctx.cd(), &|| ctx.apdus());
+    assert!(cases.len() >= 50, "{} cases", cases.len());
+    for case in &cases {
+        assert_eq!(case.code, code::SCARD_E_INVALID_PARAMETER, "{}", case.what);
+        assert_ne!(case.code, 0x57, "not ERROR_INVALID_PARAMETER");
+        assert!(case.outputs_clean, "{}: an output was written", case.what);
+        assert_eq!(case.apdus, 0, "{}: checked before card I/O", case.what);
+    }
+    assert_eq!(ctx.apdus(), apdus, "no NULL argument reached the card");
+    assert_eq!(live_allocations(), live, "nothing allocated");
+    // The context is intact.
+    assert_eq!(ctx.csp.read_file(None, "cardid").unwrap(), ctx.sim.guid().unwrap());
+    assert_eq!(ctx.sim.pin_tries_left(), 3);
+}
+
+/// Items: 4, 9, 16, 79, 80, 81, 92, 99, 100, 101, 102, 109, 114, 119, 120, 121, 129, 130, 151, 152
+///
+/// Every `dwFlags` (and `dwReserved`) the specification requires to be 0 refuses a set bit
+/// with `SCARD_E_INVALID_PARAMETER`, before any card I/O.
+#[test]
+fn items_04_09_nonzero_flags_are_invalid_parameters_before_card_io() {
+    let _g = serial();
+    let ctx = open();
+    let live = live_allocations();
+    for flag in [1, 0x8000_0000] {
+        let apdus = ctx.apdus();
+        let codes = ffi::nonzero_flag_codes(ctx.cd(), flag);
+        assert_eq!(codes.len(), 21);
+        for (what, c) in codes {
+            assert_eq!(c, code::SCARD_E_INVALID_PARAMETER, "{what} with flags {flag:#x}");
+        }
+        assert_eq!(ctx.apdus(), apdus, "flags are checked before card I/O");
+    }
+    // CardAcquireContext: any bit but NO_CARD_MODE (item 16).
+    for flags in [2, 0x10, 0x8000_0000] {
+        let e = open_with(PivSim::default_card().unwrap(), &AcquireOptions { flags, ..AcquireOptions::default() });
+        assert_eq!(err(e.map(|_| ())), code::SCARD_E_INVALID_PARAMETER, "CardAcquireContext flags {flags:#x}");
+    }
+    // CardDeriveKey's and CardSignData's flags fields (items 137, 151).
+    let out = ffi::derive(
+        ctx.cd(),
+        &ffi::DeriveCall { version: 2, flags: 0x4, kdf: "HASH".into(), capacity: 32, ..Default::default() },
+    );
+    assert_eq!(out.code, code::SCARD_E_INVALID_PARAMETER);
+    let sign = ffi::sign(
+        ctx.cd(),
+        &ffi::SignCall {
+            version: 2,
+            index: 3,
+            key_spec: keyspec::AT_ECDSA_P256,
+            flags: 0x2,
+            alg_id: 0,
+            data: vec![0; 32],
+            padding: None,
+        },
+    );
+    assert_eq!(sign.code, code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(live_allocations(), live);
+}
+
+/// Items: 5, 61, 62, 64
+///
+/// Wrong PINs and responses are `SCARD_W_WRONG_CHV` with the tries left, then
+/// `SCARD_W_CHV_BLOCKED` with 0, through every function that takes a secret, even with
+/// `pcAttemptsRemaining` NULL; a PIN the card's format cannot hold is refused without sending
+/// it (no try spent).
+#[test]
+fn items_05_61_62_64_wrong_secrets_are_wrong_chv_with_the_tries_left() {
+    let _g = serial();
+    let ctx = open();
+    // A malformed PIN (too short, too long) is never sent: no VERIFY, no try spent (item 61).
+    ctx.sim.set_trace(true);
+    for bad in [&b"12345"[..], b"123456789"] {
+        let (c, tries) = ffi::authenticate_pin(ctx.cd(), "user", bad);
+        assert_eq!((c, tries), (code::SCARD_W_WRONG_CHV, 3));
+    }
+    // (`00 20 00 80` without data only asks for the retry counter: it spends nothing.)
+    let trace = ctx.sim.take_trace();
+    assert!(
+        trace.iter().all(|t| !t.command.starts_with("0020") || t.command.ends_with("<0 bytes redacted>")),
+        "{trace:?}"
+    );
+    assert_eq!(ctx.sim.pin_tries_left(), 3);
+    // Opaque bytes: any byte values go to the card as they are; one the card refuses as
+    // malformed (PIV PINs are digits: `6A 80`, no try counted) is a wrong PIN too.
+    let (c, tries) = ffi::authenticate_pin(ctx.cd(), "user", &[0x00, b'a', b'b', 0x7F, 0x80, 0x31]);
+    assert_eq!((c, tries), (code::SCARD_W_WRONG_CHV, 3));
+    let trace = ctx.sim.take_trace();
+    assert!(
+        trace.iter().any(|t| t.command == "00200080 <9 bytes redacted>" && t.response == "6A80"),
+        "it was sent: {trace:?}"
+    );
+    let (c, tries) = ffi::authenticate_pin(ctx.cd(), "user", b"000000");
+    assert_eq!((c, tries), (code::SCARD_W_WRONG_CHV, 2));
+    // User ids other than "user"/"admin" (item 62).
+    for user in ["anonymous", "User", "", "everyone"] {
+        assert_eq!(ffi::authenticate_pin(ctx.cd(), user, b"123456").0, code::SCARD_E_INVALID_PARAMETER, "{user:?}");
+    }
+    // pcAttemptsRemaining NULL through every function (item 64): codes only, no crash. Two
+    // tries are left: AuthenticatePin spends one, AuthenticateEx the last, then blocked.
+    let codes = ffi::wrong_secret_null_tries(ctx.cd());
+    let names: Vec<_> = codes.iter().map(|(n, _)| *n).collect();
+    assert_eq!(
+        names,
+        [
+            "CardAuthenticatePin",
+            "CardAuthenticateEx",
+            "CardChangeAuthenticator",
+            "CardChangeAuthenticatorEx",
+            "CardAuthenticateChallenge"
+        ]
+    );
+    assert_eq!(codes[0].1, code::SCARD_W_WRONG_CHV);
+    assert_eq!(codes[1].1, code::SCARD_W_WRONG_CHV, "the last allowed attempt is still WRONG_CHV");
+    assert_eq!(codes[2].1, code::SCARD_W_CHV_BLOCKED);
+    assert_eq!(codes[3].1, code::SCARD_W_CHV_BLOCKED);
+    assert_eq!(codes[4].1, code::SCARD_W_WRONG_CHV, "a wrong management key response");
+    assert_eq!(ctx.sim.pin_tries_left(), 0);
+    // Blocked: every attempt after the last, the right PIN included, is CHV_BLOCKED with 0.
+    let (c, tries) = ffi::authenticate_pin(ctx.cd(), "user", b"123456");
+    assert_eq!((c, tries), (code::SCARD_W_CHV_BLOCKED, 0));
+    assert_eq!(tries_err(ctx.csp.authenticate_ex(1, 0, b"123456")), (code::SCARD_W_CHV_BLOCKED, 0));
+    assert_eq!(
+        tries_err(ctx.csp.change_authenticator("user", b"123456", b"654321", pin::AUTH_PIN)),
+        (code::SCARD_W_CHV_BLOCKED, 0)
+    );
+}
+
+/// Items: 6
+///
+/// A panic inside the driver (here: in the card transport, under every layer of the driver)
+/// comes back as `SCARD_E_UNEXPECTED` instead of unwinding into the CSP, from
+/// `CardAcquireContext` as from the table's functions, and the context keeps working after it.
+#[test]
+fn item_06_a_panic_inside_the_driver_is_scard_e_unexpected() {
+    let _g = serial();
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let ctx = open();
+    ctx.control.panic.store(true, Ordering::SeqCst);
+    let read = ctx.csp.read_file(None, "cardcf");
+    ctx.control.panic.store(true, Ordering::SeqCst);
+    let sign = ctx.csp.sign_data(3, keyspec::AT_ECDSA_P256, 0, 0, &[1; 32], None);
+    // In CardAcquireContext (its SELECT).
+    let card = MemoryCard::new(PivSim::default_card().unwrap());
+    let control = Arc::new(Control { panic: AtomicBool::new(true), ..Control::default() });
+    let acquire = Csp::acquire(
+        &Driver::linked(),
+        Target::Transport(Box::new(TestCard { card, control })),
+        &AcquireOptions::default(),
+    );
+    std::panic::set_hook(hook);
+    assert_eq!(err(read), code::SCARD_E_UNEXPECTED);
+    assert_eq!(err(sign), code::SCARD_E_UNEXPECTED);
+    assert_eq!(err(acquire.map(|_| ())), code::SCARD_E_UNEXPECTED);
+    // The context recovers: the card is re-selected and served.
+    assert_eq!(ctx.csp.read_file(None, "cardid").unwrap(), ctx.sim.guid().unwrap());
+    let hash = Sha256::digest(b"after the panic").to_vec();
+    let rs = ctx.csp.sign_data(3, keyspec::AT_ECDSA_P256, 0, 0, &hash, None).unwrap();
+    verify_p256(&p256_key(&ctx.sim, 0x9E), &hash, &rs);
+}
+
+/// Items: 7
+///
+/// The errors the driver returns are SCARD codes, except the Win32 codes a function's section
+/// names: `ERROR_REVISION_MISMATCH`, `ERROR_INSUFFICIENT_BUFFER` (properties),
+/// `ERROR_FILE_EXISTS`, `ERROR_DIR_NOT_EMPTY` and `ERROR_BAD_LENGTH` (`cardcf`).
+#[test]
+fn item_07_win32_codes_only_where_the_function_names_them() {
+    let _g = serial();
+    let ctx = open();
+    let c = &ctx.csp;
+    let h = [0u8; 32];
+    let scard = [
+        err(c.read_file(Some("mscp"), "msroots")),
+        err(c.read_file(Some("nodir"), "x")),
+        err(c.read_file(None, "toolongname")),
+        err(c.container_info(9)),
+        err(c.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &h, None)),
+        tries_err(c.authenticate_pin("user", b"000000")).0,
+        err(c.query_key_sizes(keyspec::AT_ECDSA_P521)),
+        err(c.rsa_decrypt(2, &[0; 16], 2, &Padding::None)),
+        err(c.write_file(None, "cardid", &[0; 16])),
+        err(c.get_property("No Such Property", 0)),
+    ];
+    for v in scard {
+        assert_eq!(v & 0xFFFF_0000, SCARD_CODES, "{v:#x} is an SCARD code");
+    }
+    // The named Win32 codes, each where the specification names it.
+    assert_eq!(ffi::file_info(ctx.cd(), None, "cardid", 2).0, code::ERROR_REVISION_MISMATCH);
+    assert_eq!(c.get_property_sized(prop::CARD_GUID, 0, 4).0.0, code::ERROR_INSUFFICIENT_BUFFER);
+    ctx.user();
+    assert_eq!(err(c.create_directory("mscp", 1)), code::ERROR_FILE_EXISTS);
+    c.create_directory("app", 1).unwrap();
+    c.create_file(Some("app"), "f", 0, 1).unwrap();
+    assert_eq!(err(c.delete_directory("app")), code::ERROR_DIR_NOT_EMPTY);
+    assert_eq!(err(c.write_file(None, "cardcf", &[0; 7])), code::ERROR_BAD_LENGTH);
+}
+
+/// Items: 8
+///
+/// Directory and file names are single-byte ANSI (`LPSTR`), property names, user ids and KDF
+/// names UTF-16 (`LPWSTR`), PINs raw bytes.
+#[test]
+fn item_08_names_are_ansi_property_names_and_user_ids_utf16_pins_bytes() {
+    let _g = serial();
+    let ctx = open();
+    let (c, cardid) = ffi::read_file_bytes(ctx.cd(), None, b"cardid", 0);
+    assert_eq!((c, cardid.as_slice()), (0, &ctx.sim.guid().unwrap()[..]));
+    // A byte above 0x7F is a valid ANSI character, but its case folding depends on the
+    // caller's code page, so the driver refuses such names instead of guessing (vfs::name).
+    assert_eq!(ffi::read_file_bytes(ctx.cd(), Some(b"mscp"), b"caf\xE9", 0).0, code::SCARD_E_INVALID_PARAMETER);
+    // UTF-16 property names and user ids.
+    assert_eq!(ctx.csp.get_property(prop::CARD_GUID, 0).unwrap(), cardid);
+    ctx.csp.authenticate_pin("user", b"123456").unwrap();
+    // The PIN is the bytes given: the same digits as UTF-16 are another (wrong, malformed) PIN.
+    let utf16_pin: Vec<u8> = "123456".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    assert_eq!(ffi::authenticate_pin(ctx.cd(), "user", &utf16_pin).0, code::SCARD_W_WRONG_CHV);
+}
+
+/// Items: 10
+///
+/// Several contexts in one process, on different cards and on the same card, keep their own
+/// state; deleting one leaves the others working.
+#[test]
+fn item_10_several_contexts_are_independent() {
+    let _g = serial();
+    let before = minidriver::ffi::live_contexts();
+    let a = open();
+    let other = PivSim::builder(b"checklist-other").generate(0x9A, KeyAlgorithm::EccP256).build().unwrap();
+    let b = open_sim(other);
+    let a2 = a.another(&AcquireOptions::default());
+    assert_eq!(minidriver::ffi::live_contexts(), before + 3);
+    assert_ne!(a.csp.read_file(None, "cardid").unwrap(), b.csp.read_file(None, "cardid").unwrap());
+    a.user();
+    assert_eq!(a.auth_state() & 0x02, 0x02);
+    assert_eq!(b.auth_state(), 0, "another card's context is not authenticated");
+    assert_eq!(b.csp.container_info(0).unwrap().0.len(), 8 + 64, "b's own container: P-256 in 9A");
+    assert_eq!(a.csp.container_info(0).unwrap().1.len(), 20 + 256, "a's: RSA-2048 in 9A");
+    drop(a);
+    assert_eq!(minidriver::ffi::live_contexts(), before + 2);
+    assert_eq!(b.csp.read_file(None, "cardid").unwrap(), b.sim.guid().unwrap());
+    assert_eq!(a2.csp.read_file(Some("mscp"), "kxc00").unwrap(), a2.sim.certificate(0x9A).unwrap());
+    drop((b, a2));
+    assert_eq!(minidriver::ffi::live_contexts(), before);
+}
+
+/// Items: 11
+///
+/// Five threads, five iterations each, share one context (as the Base CSP shares an
+/// HCRYPTPROV): reads and signatures all succeed and verify.
+#[test]
+fn item_11_threads_sharing_one_context() {
+    let _g = serial();
+    let live = live_allocations();
+    let ctx = open();
+    ctx.user();
+    let cmap = ctx.csp.read_file(Some("mscp"), "cmapfile").unwrap();
+    let rsa = rsa_key(&ctx.sim, 0x9A);
+    let ec = p256_key(&ctx.sim, 0x9E);
+    let shared = ffi::Shared(ctx.csp.card_data());
+    std::thread::scope(|s| {
+        for t in 0..5u8 {
+            let (shared, cmap, rsa, ec) = (&shared, &cmap, &rsa, &ec);
+            s.spawn(move || {
+                for i in 0..5u8 {
+                    let c = shared.0;
+                    assert_eq!(&c.read_file(Some("mscp"), "cmapfile").unwrap(), cmap);
+                    let hash = Sha256::digest([t, i]).to_vec();
+                    let sig = c.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None).unwrap();
+                    crypto::verify_pkcs1(rsa, Some(HashAlg::Sha256), &hash, &le(sig)).unwrap();
+                    let rs = c.sign_data(3, keyspec::AT_ECDSA_P256, 0, 0, &hash, None).unwrap();
+                    verify_p256(ec, &hash, &rs);
+                    assert_eq!(c.get_property(prop::AUTHENTICATED_STATE, 0).unwrap(), 0x0Au32.to_le_bytes());
+                }
+            });
+        }
+    });
+    drop(ctx);
+    assert_eq!(live_allocations(), live);
+}
+
+/// Items: 12
+///
+/// No UI: PIV PINs are typed in, so even with a parent window and a context string set and
+/// `CARD_PIN_SILENT_CONTEXT` clear, a missing PIN is refused at once (nothing to collect), and
+/// a PIN given with `CARD_PIN_SILENT_CONTEXT` is verified silently.
+#[test]
+fn item_12_no_ui_even_without_a_silent_context() {
+    let _g = serial();
+    let ctx = open();
+    ctx.csp.set_property(prop::PARENT_WINDOW, Some(&0x1234usize.to_le_bytes()), 0).unwrap();
+    ctx.csp.set_property(prop::PIN_CONTEXT_STRING, Some(&utf16_bytes("Log on")), 0).unwrap();
+    let apdus = ctx.apdus();
+    for flags in [0, pin::SILENT_CONTEXT] {
+        let (c, ..) = ffi::authenticate_ex_outputs(ctx.cd(), pin::ROLE_USER, flags, None);
+        assert_eq!(c, code::SCARD_E_INVALID_PARAMETER, "flags {flags:#x}");
+    }
+    assert_eq!(ctx.apdus(), apdus);
+    ctx.csp.authenticate_ex(pin::ROLE_USER, pin::SILENT_CONTEXT, b"123456").unwrap();
+    assert!(ctx.sim.pin_verified());
+    for id in 0..=4 {
+        let info = ctx.csp.get_property(prop::PIN_INFO, id).unwrap();
+        assert_ne!(dword(&info[4..8]), pin::EXTERNAL, "PIN {id} is not external: no PIN pad or dialog");
+    }
+}
+
+/// Items: 13
+///
+/// A card that goes away, a card that is reset, a failing allocator: clean codes, no hang;
+/// two identical cards in two readers work side by side.
+#[test]
+fn item_13_missing_resources_fail_cleanly_and_identical_cards_coexist() {
+    let _g = serial();
+    let ctx = open();
+    ctx.slot.remove();
+    assert_eq!(err(ctx.csp.get_challenge()), code::SCARD_W_REMOVED_CARD);
+    assert_eq!(err(ctx.csp.sign_data(3, keyspec::AT_ECDSA_P256, 0, 0, &[1; 32], None)), code::SCARD_W_REMOVED_CARD);
+    drop(ctx);
+    // Identical cards (same provisioning seed, same cardid) in two readers.
+    let twin = || PivSim::builder(b"checklist-twin").generate(0x9E, KeyAlgorithm::EccP256).build().unwrap();
+    let (a, b) = (open_sim(twin()), open_sim(twin()));
+    assert_eq!(a.csp.read_file(None, "cardid").unwrap(), b.csp.read_file(None, "cardid").unwrap());
+    let hash = Sha256::digest(b"twins").to_vec();
+    for ctx in [&a, &b] {
+        let rs = ctx.csp.sign_data(3, keyspec::AT_ECDSA_P256, 0, 0, &hash, None).unwrap();
+        verify_p256(&p256_key(&ctx.sim, 0x9E), &hash, &rs);
+    }
+    // Out of memory: see item_40; the context survives it.
+    let mut raw = ffi::RawCsp::new(7, &a.sim.atr());
+    assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(a.sim)))), 0);
+    raw.data_mut().pfnCspAlloc = ffi::FAILING_ALLOC;
+    assert_eq!(ffi::read_file_bytes(raw.data(), None, b"cardid", 0).0, code::SCARD_E_NO_MEMORY);
+}
+
+// ===== B. CardAcquireContext and version negotiation =====
+
+/// Items: 15, 23, 25, 29
+///
+/// `CardAcquireContext` refuses a NULL `pCardData`, an ATR length out of range and a missing
+/// `pfnCspReAlloc`; a refused acquire allocates nothing and leaves `pvVendorSpecific` NULL.
+#[test]
+fn items_15_23_25_29_refused_acquires_leave_nothing_behind() {
+    let _g = serial();
+    let sim = PivSim::default_card().unwrap();
+    assert_eq!(ffi::acquire_null(), code::SCARD_E_INVALID_PARAMETER);
+    let live = live_allocations();
+    let cases: [(&str, fn(&mut CARD_DATA), u32); 7] = [
+        ("cbAtr 0", |cd| cd.cbAtr = 0, code::SCARD_E_INVALID_PARAMETER),
+        ("cbAtr 1", |cd| cd.cbAtr = 1, code::SCARD_E_INVALID_PARAMETER),
+        ("cbAtr 34", |cd| cd.cbAtr = 34, code::SCARD_E_INVALID_PARAMETER),
+        ("cbAtr 0xFFFFFFFF", |cd| cd.cbAtr = u32::MAX, code::SCARD_E_INVALID_PARAMETER),
+        ("pfnCspReAlloc NULL", |cd| cd.pfnCspReAlloc = None, code::SCARD_E_INVALID_PARAMETER),
+        ("pfnCspAlloc NULL", |cd| cd.pfnCspAlloc = None, code::SCARD_E_INVALID_PARAMETER),
+        ("dwVersion 3", |cd| cd.dwVersion = 3, code::ERROR_REVISION_MISMATCH),
+    ];
+    for (what, edit, expected) in cases {
+        let mut raw = ffi::RawCsp::new(7, &sim.atr());
+        edit(raw.data_mut());
+        let rv = raw.acquire(0, Some(Box::new(MemoryCard::new(sim.clone()))));
+        assert_eq!(rv, expected, "{what}");
+        assert!(raw.data().pvVendorSpecific.is_null(), "{what}: pvVendorSpecific stays NULL");
+        assert!(raw.data().pfnCardReadFile.is_none(), "{what}: no table filled");
+        assert_eq!(live_allocations(), live, "{what}: nothing allocated");
+    }
+    // A card this driver does not know, and secure key injection without a card.
+    let mut raw = ffi::RawCsp::new(7, &sim.atr());
+    let unknown = MemoryCard::new(ScriptedCard::new(&sim.atr(), &[]));
+    assert_eq!(raw.acquire(0, Some(Box::new(unknown))), code::SCARD_E_UNKNOWN_CARD);
+    assert!(raw.data().pvVendorSpecific.is_null());
+    let mut raw = ffi::RawCsp::new(7, &sim.atr());
+    assert_eq!(
+        raw.acquire(misc::NO_CARD_MODE, Some(Box::new(MemoryCard::new(sim.clone())))),
+        code::SCARD_E_UNSUPPORTED_FEATURE
+    );
+    assert!(raw.data().pvVendorSpecific.is_null());
+    assert_eq!(live_allocations(), live);
+    // Success: exactly one pfnCspAlloc block (pvVendorSpecific), freed by CardDeleteContext.
+    let mut raw = ffi::RawCsp::new(7, &sim.atr());
+    assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(sim)))), 0);
+    assert!(!raw.data().pvVendorSpecific.is_null());
+    assert_eq!(live_allocations(), live + 1);
+    assert_eq!(raw.delete(), 0);
+    assert_eq!(live_allocations(), live);
+}
+
+/// Items: 21, 22
+///
+/// The driver never changes what the CSP supplies (ATR, card name, callbacks, cache context,
+/// handles), neither in `CardAcquireContext` nor later; `dwVersion` is written once, in the
+/// negotiation, and stays.
+#[test]
+fn items_21_22_csp_supplied_members_are_never_modified() {
+    let _g = serial();
+    let sim = PivSim::default_card().unwrap();
+    for version in [5, 7, 9] {
+        let mut raw = ffi::RawCsp::new(version, &sim.atr());
+        raw.data_mut().hSCardCtx = 0x1111;
+        raw.data_mut().hScard = 0x2222;
+        let before = *raw.data();
+        assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(sim.clone())))), 0);
+        let check = |cd: &CARD_DATA, when: &str| {
+            assert_eq!(cd.dwVersion, version.min(7), "{when}");
+            assert_eq!(ffi::csp_supplied(cd), ffi::csp_supplied(&before), "{when}");
+            assert_eq!((cd.hSCardCtx, cd.hScard), (0x1111, 0x2222), "{when}");
+        };
+        check(raw.data(), "after CardAcquireContext");
+        // A session of calls.
+        let cd = raw.data();
+        assert_eq!(ffi::read_file_bytes(cd, Some(b"mscp"), b"cmapfile", 0).0, 0);
+        assert_eq!(ffi::authenticate_pin(cd, "user", b"123456").0, 0);
+        let out = ffi::sign(
+            cd,
+            &ffi::SignCall {
+                version: 2,
+                index: 0,
+                key_spec: keyspec::AT_KEYEXCHANGE,
+                flags: 0,
+                alg_id: crypt::CALG_SHA_256,
+                data: vec![7; 32],
+                padding: None,
+            },
+        );
+        assert_eq!(out.code, 0);
+        if version >= 6 {
+            assert_eq!(ffi::deauthenticate_ex(cd, pin::PIN_SET_ALL_ROLES, 0), 0);
+        }
+        check(raw.data(), "after a session");
+    }
+}
+
+/// Items: 26
+///
+/// Without a transport of its own, `CardAcquireContext` needs the CSP's `hSCardCtx` and
+/// `hScard`: either one 0 is `SCARD_E_INVALID_HANDLE`, before any PC/SC call.
+#[test]
+fn item_26_zero_handles_are_invalid_handles() {
+    let _g = serial();
+    let sim = PivSim::default_card().unwrap();
+    for (ctx, card) in [(0, 0), (0, 0x1234), (0x1234, 0)] {
+        let mut raw = ffi::RawCsp::new(7, &sim.atr());
+        raw.data_mut().hSCardCtx = ctx;
+        raw.data_mut().hScard = card;
+        assert_eq!(raw.acquire(0, None), code::SCARD_E_INVALID_HANDLE, "hSCardCtx {ctx:#x} hScard {card:#x}");
+        assert!(raw.data().pvVendorSpecific.is_null());
+    }
+}
+
+/// Items: 27
+///
+/// The first command of `CardAcquireContext` SELECTs the PIV application by its AID.
+#[test]
+fn item_27_acquire_selects_the_piv_application() {
+    let _g = serial();
+    let sim = PivSim::default_card().unwrap();
+    sim.set_trace(true);
+    let ctx = open_sim(sim);
+    let trace = ctx.sim.take_trace();
+    assert!(trace[0].command.starts_with("00A4040009A00000030800001000"), "{:?}", trace[0]);
+    assert!(trace[0].response.ends_with("9000"));
+}
+
+/// Items: 28, 30, 42, 149
+///
+/// Missing optional callbacks are tolerated (`pfnCspPadData` NULL, no `pfnCspUnpadData` below
+/// version 7, no cache callbacks), and the driver pads and unpads itself: with counting
+/// callbacks installed, none is ever called, so it never has their buffers to free.
+#[test]
+fn items_28_30_42_149_optional_callbacks_are_absent_or_never_called() {
+    let _g = serial();
+    let sim = PivSim::default_card().unwrap();
+    let msg = b"a 32-byte AES key for a message!";
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let key = rsa_key(&sim, 0x9D);
+    for (version, counting) in [(7, true), (7, false), (6, false), (5, true)] {
+        let mut raw = ffi::RawCsp::new(version, &sim.atr());
+        if counting {
+            ffi::counting_padding_callbacks(raw.data_mut());
+        } else {
+            let cd = raw.data_mut();
+            cd.pfnCspPadData = None;
+            cd.pfnCspCacheAddFile = None;
+            cd.pfnCspCacheLookupFile = None;
+            cd.pfnCspCacheDeleteFile = None;
+        }
+        let calls = ffi::padding_callback_calls();
+        assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(sim.clone())))), 0);
+        let cd = raw.data();
+        // Item 28: the table of the negotiated version; pvUnused3/4 NULL.
+        assert!(cd.pfnCardDeauthenticate.is_some() && cd.pfnCardRSADecrypt.is_some());
+        assert!(cd.pfnCardConstructDHAgreement.is_some());
+        assert_eq!(cd.pfnCardDeriveKey.is_some(), version >= 5);
+        assert!(cd.pvUnused3.is_null() && cd.pvUnused4.is_null());
+        assert_eq!(ffi::authenticate_pin(cd, "user", b"123456").0, 0);
+        for padding in [None, Some((crypt::PADDING_PKCS1, Some("SHA256".to_owned())))] {
+            let flags = if padding.is_some() { crypt::PADDING_INFO_PRESENT } else { 0 };
+            let call = ffi::SignCall {
+                version: 2,
+                index: 2,
+                key_spec: keyspec::AT_KEYEXCHANGE,
+                flags,
+                alg_id: crypt::CALG_SHA_256,
+                data: vec![9; 32],
+                padding,
+            };
+            let out = ffi::sign(cd, &call);
+            assert_eq!(out.code, 0);
+            crypto::verify_pkcs1(&key, Some(HashAlg::Sha256), &[9; 32], &le(out.signature.unwrap())).unwrap();
+        }
+        let info_version = if version == 7 { 2 } else { 1 };
+        for padding in [crypt::PADDING_PKCS1, crypt::PADDING_NONE] {
+            if info_version == 1 && padding != crypt::PADDING_NONE {
+                continue;
+            }
+            let mut data = le(key.encrypt(&mut rng, rsa::Pkcs1v15Encrypt, msg).unwrap());
+            let (c, cb) = ffi::rsa_decrypt(cd, info_version, 2, keyspec::AT_KEYEXCHANGE, &mut data, padding, None);
+            assert_eq!(c, 0, "version {version} padding {padding}");
+            let plain = le(data[..cb as usize].to_vec());
+            if padding == crypt::PADDING_PKCS1 {
+                assert_eq!(plain, msg);
+            } else {
+                assert_eq!(&crypto::pkcs1::decode_encryption_block(&plain, 256).unwrap()[..], msg);
+            }
+        }
+        assert_eq!(ffi::padding_callback_calls(), calls, "pfnCspPadData/pfnCspUnpadData never called");
+    }
+}
+
+/// Items: 31
+///
+/// Secure key injection's NO_CARD_MODE is refused at acquire (no context in that mode exists);
+/// see `item_166` in abi.rs for the SKI entry points themselves.
+#[test]
+fn item_31_no_card_mode_contexts_are_never_created() {
+    let _g = serial();
+    let sim = PivSim::default_card().unwrap();
+    let mut raw = ffi::RawCsp::new(7, &[]);
+    raw.data_mut().pbAtr = core::ptr::null_mut();
+    raw.data_mut().cbAtr = 0;
+    assert_eq!(raw.acquire(misc::NO_CARD_MODE, None), code::SCARD_E_UNSUPPORTED_FEATURE);
+    assert!(raw.data().pvVendorSpecific.is_null() && raw.data().pfnMDImportSessionKey.is_none());
+    drop(sim);
+}
+
+// ===== C. CardDeleteContext =====
+
+/// Items: 33, 34, 37
+///
+/// `CardDeleteContext` frees everything without card I/O (the card may be gone), and a second
+/// call, a call on the deleted context or a NULL `pCardData` is `SCARD_E_INVALID_PARAMETER`.
+#[test]
+fn items_33_34_37_delete_context_without_the_card_once_and_only_once() {
+    let _g = serial();
+    let live = live_allocations();
+    let contexts = minidriver::ffi::live_contexts();
+    let mut ctx = open();
+    ctx.user();
+    let apdus = ctx.apdus();
+    ctx.slot.remove();
+    ctx.csp.card_data_mut().delete_context().unwrap();
+    assert_eq!(ctx.apdus(), apdus, "no card I/O");
+    assert!(ctx.csp.raw().pvVendorSpecific.is_null());
+    assert_eq!(live_allocations(), live);
+    assert_eq!(minidriver::ffi::live_contexts(), contexts);
+    drop(ctx);
+    // Twice, after deletion, and NULL (RawCsp calls the table directly).
+    let sim = PivSim::default_card().unwrap();
+    let mut raw = ffi::RawCsp::new(7, &sim.atr());
+    assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(sim)))), 0);
+    assert_eq!(raw.delete(), 0);
+    assert!(raw.data().pvVendorSpecific.is_null());
+    assert_eq!(raw.delete(), code::SCARD_E_INVALID_PARAMETER, "a second CardDeleteContext");
+    assert_eq!(ffi::read_file_bytes(raw.data(), None, b"cardid", 0).0, code::SCARD_E_INVALID_PARAMETER);
+    let null = ffi::null_card_data_codes(raw.data());
+    assert_eq!(null[0], ("pfnCardDeleteContext", code::SCARD_E_INVALID_PARAMETER));
+}
+
+/// Items: 35
+///
+/// The Linux build has no `DllMain`; the nearest state is thread teardown, when a thread's
+/// locals are being destroyed. `CardDeleteContext` called from a thread-local destructor (a
+/// CSP tearing down late) still frees everything and returns 0: it needs no thread-local or
+/// static that teardown destroys.
+#[test]
+fn item_35_delete_context_works_during_teardown() {
+    static CODE: AtomicU32 = AtomicU32::new(0xFFFF_FFFF);
+    struct LateDelete(Option<Ctx>);
+    impl Drop for LateDelete {
+        fn drop(&mut self) {
+            if let Some(mut ctx) = self.0.take() {
+                let rv = ctx.csp.card_data_mut().delete_context().map_or_else(|c| c.0, |()| 0);
+                CODE.store(rv, Ordering::SeqCst);
+            }
+        }
+    }
+    thread_local! {
+        static HOLDER: std::cell::RefCell<Option<LateDelete>> = const { std::cell::RefCell::new(None) };
+    }
+    let _g = serial();
+    let live = live_allocations();
+    let contexts = minidriver::ffi::live_contexts();
+    std::thread::spawn(|| {
+        let ctx = open();
+        ctx.user();
+        HOLDER.with(|h| *h.borrow_mut() = Some(LateDelete(Some(ctx))));
+    })
+    .join()
+    .unwrap();
+    assert_eq!(CODE.load(Ordering::SeqCst), 0);
+    assert_eq!(live_allocations(), live);
+    assert_eq!(minidriver::ffi::live_contexts(), contexts);
+}
+
+/// Items: 36, 44, 47
+///
+/// Over real PC/SC (pcscd + vpcd): the driver neither connects, reconnects, disconnects nor
+/// begins or ends transactions on the CSP's handles. After a session and `CardDeleteContext`
+/// the CSP's connection still transmits, still holds its transaction, and the PIN it verified
+/// is still verified (an `SCardReconnect` with reset would have cleared it). The in-memory path
+/// shows the same for transactions: the transport's begin/end are never called.
+#[test]
+fn items_36_44_47_the_csps_connection_and_transaction_are_left_alone() {
+    let _g = serial();
+    let s = card_edges::sim::stack::shared().unwrap_or_else(|e| panic!("the PC/SC test stack did not start: {e}"));
+    let driver = Driver::linked();
+    // Item 26 over PC/SC too: hSCardCtx 0.
+    let e = Csp::acquire(
+        &driver,
+        Target::Pcsc(s.connect().unwrap()),
+        &AcquireOptions { tamper: Some(|cd| cd.hSCardCtx = 0), ..AcquireOptions::default() },
+    );
+    assert_eq!(err(e.map(|_| ())), code::SCARD_E_INVALID_HANDLE);
+    let mut csp = Csp::acquire(&driver, Target::Pcsc(s.connect().unwrap()), &AcquireOptions::default()).unwrap();
+    csp.authenticate_pin("user", b"123456").unwrap();
+    let hash = Sha256::digest(b"pcsc").to_vec();
+    csp.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None).unwrap();
+    csp.read_file(Some("mscp"), "kxc00").unwrap();
+    csp.card_data_mut().delete_context().unwrap();
+    assert!(s.sim().pin_verified(), "no reset, no reconnect");
+    let select = [0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x00];
+    let card = csp.pcsc().unwrap();
+    let rsp = card.transmit(&select).unwrap();
+    assert_eq!(&rsp[rsp.len() - 2..], &[0x90, 0x00], "the CSP's handle is still connected");
+    card.end_transaction().unwrap();
+    drop(csp);
+    // In memory: no transaction calls on the transport.
+    let ctx = open();
+    ctx.user();
+    ctx.csp.read_file(Some("mscp"), "cmapfile").unwrap();
+    ctx.csp.sign_data(3, keyspec::AT_ECDSA_P256, 0, 0, &hash, None).unwrap();
+    ctx.csp.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    assert_eq!(ctx.control.begins.load(Ordering::SeqCst) + ctx.control.ends.load(Ordering::SeqCst), 0);
+}
+
+// ===== D. Memory ownership =====
+
+/// Items: 38
+///
+/// Every output buffer is one `pfnCspAlloc` allocation that one `pfnCspFree` releases:
+/// `CardReadFile`, `CardEnumFiles` (one block for the whole multi-string), both
+/// `CONTAINER_INFO` blobs (from `CardGetContainerInfo` and `CCP_CONTAINER_INFO`),
+/// `pbSignedData`, both challenge functions and the session PIN. (MDEncryptData and
+/// CardGetSharedKeyHandle are unsupported: item 166.)
+#[test]
+fn item_38_every_output_is_one_csp_alloc_buffer() {
+    let _g = serial();
+    let sim = PivSim::default_card().unwrap();
+    let mut raw = ffi::RawCsp::new(7, &sim.atr());
+    assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(sim)))), 0);
+    let outputs = ffi::allocated_outputs(raw.data());
+    assert_eq!(outputs.len(), 9);
+    for o in &outputs {
+        assert_eq!(o.code, 0, "{}", o.what);
+        assert!(o.len > 0, "{}", o.what);
+        assert_eq!(o.live_after_call, 1, "{}: one buffer", o.what);
+        assert_eq!(o.live_after_free, 0, "{}: released by one pfnCspFree", o.what);
+    }
+    let (c, block, cb) = ffi::enum_files_bytes(raw.data(), Some(b"mscp"));
+    assert_eq!(c, 0);
+    assert_eq!(cb as usize, block.len());
+    assert!(block.ends_with(&[0, 0]));
+    assert_eq!(block, b"cmapfile\0kxc00\0ksc01\0kxc02\0ksc03\0\0");
+}
+
+/// Items: 39
+///
+/// In-place outputs allocate nothing: `CardRSADecrypt` writes into `pInfo->pbData`, properties
+/// into the caller's `pbData`, `CardDeriveKey` into `pbDerivedKey`, and the info structures are
+/// the caller's.
+#[test]
+fn item_39_in_place_outputs_allocate_nothing() {
+    let _g = serial();
+    let ctx = open();
+    ctx.user();
+    let ecdh = open_sim(ecdh_card());
+    ecdh.user();
+    let live = live_allocations();
+    let key = rsa_key(&ctx.sim, 0x9A);
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let mut data = le(key.encrypt(&mut rng, rsa::Pkcs1v15Encrypt, b"secret").unwrap());
+    let (c, cb) = ffi::rsa_decrypt(ctx.cd(), 2, 0, keyspec::AT_KEYEXCHANGE, &mut data, crypt::PADDING_PKCS1, None);
+    assert_eq!((c, cb), (0, 6));
+    assert_eq!(le(data[..6].to_vec()), b"secret", "the plaintext is in the caller's buffer");
+    ctx.csp.get_property(prop::PIN_INFO, 1).unwrap();
+    ctx.csp.get_property(prop::FREE_SPACE, 0).unwrap();
+    ctx.csp.get_container_property(0, prop::PIN_IDENTIFIER).unwrap();
+    ctx.csp.query_key_sizes(keyspec::AT_ECDSA_P256).unwrap();
+    ctx.csp.query_capabilities().unwrap();
+    ctx.csp.file_info(None, "cardid").unwrap();
+    ctx.csp.query_free_space().unwrap();
+    let (blob, z) = peer_blob(&ecdh.sim);
+    let index = ecdh.csp.construct_dh_agreement(2, &blob).unwrap();
+    let out = ffi::derive(
+        ecdh.cd(),
+        &ffi::DeriveCall { version: 2, kdf: "TRUNCATE".into(), agreement: index, capacity: 32, ..Default::default() },
+    );
+    assert_eq!((out.code, le(out.key)), (0, z), "the key is in the caller's buffer");
+    assert_eq!(live_allocations(), live);
+}
+
+/// Items: 40
+///
+/// When `pfnCspAlloc` returns NULL, every function that would allocate fails with
+/// `SCARD_E_NO_MEMORY`, leaves its outputs NULL/0 and leaks nothing (its partial result is
+/// freed); the context works again once memory is back.
+#[test]
+fn item_40_out_of_memory_is_reported_and_leaves_outputs_clear() {
+    let _g = serial();
+    let sim = PivSim::default_card().unwrap();
+    let mut raw = ffi::RawCsp::new(7, &sim.atr());
+    assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(sim.clone())))), 0);
+    let live = live_allocations();
+    let alloc = raw.data().pfnCspAlloc;
+    raw.data_mut().pfnCspAlloc = ffi::FAILING_ALLOC;
+    let cases = ffi::outputs_without_memory(raw.data());
+    assert_eq!(cases.len(), 9);
+    for case in &cases {
+        assert_eq!(case.code, code::SCARD_E_NO_MEMORY, "{}", case.what);
+        assert!(case.outputs_clean, "{}", case.what);
+    }
+    assert_eq!(live_allocations(), live);
+    // CardAcquireContext itself.
+    let mut other = ffi::RawCsp::new(7, &sim.atr());
+    other.data_mut().pfnCspAlloc = ffi::FAILING_ALLOC;
+    assert_eq!(other.acquire(0, Some(Box::new(MemoryCard::new(sim.clone())))), code::SCARD_E_NO_MEMORY);
+    assert!(other.data().pvVendorSpecific.is_null());
+    raw.data_mut().pfnCspAlloc = alloc;
+    assert_eq!(ffi::read_file_bytes(raw.data(), None, b"cardid", 0), (0, sim.guid().unwrap().to_vec()));
+}
+
+/// Items: 41, 43, 158
+///
+/// A buffer `pfnCspCacheLookupFile` returns is freed by the driver with `pfnCspFree` (after
+/// zeroing it), and every buffer the driver frees is zeroed first (the context block too). The
+/// cache callbacks get `dwFlags` 0 (this CSP refuses anything else).
+#[test]
+fn items_41_43_158_cache_buffers_are_freed_by_the_driver_zeroed() {
+    let _g = serial();
+    let sim = PivSim::default_card().unwrap();
+    ffi::clear_cache();
+    let live = live_allocations();
+    let (frees, dirty) = mdtool::csp::driver_frees();
+    let mut first = ffi::RawCsp::new(7, &sim.atr());
+    assert_eq!(first.acquire(0, Some(Box::new(MemoryCard::new(sim.clone())))), 0);
+    let (c, cmap) = ffi::read_file_bytes(first.data(), Some(b"mscp"), b"cmapfile", 0);
+    assert_eq!(c, 0);
+    assert_eq!(first.delete(), 0);
+    let calls = ffi::cache_calls();
+    let before = sim.counters().apdus;
+    let mut second = ffi::RawCsp::new(7, &sim.atr());
+    assert_eq!(second.acquire(0, Some(Box::new(MemoryCard::new(sim.clone())))), 0);
+    assert_eq!(ffi::read_file_bytes(second.data(), Some(b"mscp"), b"cmapfile", 0), (0, cmap));
+    assert_eq!(ffi::read_file_bytes(second.data(), Some(b"mscp"), b"kxc00", 0), (0, sim.certificate(0x9A).unwrap()));
+    assert!(ffi::cache_calls() > calls, "the second context looked the contents up");
+    assert!(sim.counters().apdus - before <= 3, "and did not read the certificates from the card");
+    assert_eq!(second.delete(), 0);
+    let (frees_after, dirty_after) = mdtool::csp::driver_frees();
+    assert!(frees_after >= frees + 3, "two context blocks and at least one lookup buffer");
+    assert_eq!(dirty_after, dirty, "every buffer the driver freed was zeroed first");
+    assert_eq!(live_allocations(), live);
+}
+
+// ===== E. Transactions, handles, reset and removal =====
+
+/// Items: 48, 50, 150
+///
+/// A reset by another program: the next call that reaches the card returns
+/// `SCARD_W_RESET_CARD`; PIN authentication and every DH agreement are gone (the agreement's
+/// index is invalid afterwards); the next call re-SELECTs the application. A removal is
+/// `SCARD_W_REMOVED_CARD`, and another card inserted afterwards is read afresh: the driver
+/// keeps nothing of the old card.
+#[test]
+fn items_48_50_150_reset_and_removal_drop_authentication_agreements_and_caches() {
+    let _g = serial();
+    let ctx = open_sim(ecdh_card());
+    ctx.control.reconnect.store(true, Ordering::SeqCst);
+    ctx.user();
+    let (blob, z) = peer_blob(&ctx.sim);
+    let agreement = ctx.csp.construct_dh_agreement(2, &blob).unwrap();
+    assert_eq!(le(ctx.csp.derive_key(agreement, "TRUNCATE", &[], 0, 32).unwrap()), z);
+    let old_cmap = ctx.csp.read_file(Some("mscp"), "cmapfile").unwrap();
+    ctx.slot.reset();
+    assert_eq!(err(ctx.csp.get_challenge()), code::SCARD_W_RESET_CARD, "the next call that reaches the card");
+    assert_eq!(ctx.auth_state(), 0, "authentication is gone");
+    assert_eq!(err(ctx.csp.derive_key(agreement, "TRUNCATE", &[], 0, 32)), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(err(ctx.csp.destroy_dh_agreement(agreement)), code::SCARD_E_INVALID_PARAMETER);
+    ctx.sim.set_trace(true);
+    assert_eq!(ctx.csp.read_file(None, "cardcf").unwrap().len(), 6);
+    let trace = ctx.sim.take_trace();
+    assert!(trace[0].command.starts_with("00A40400"), "re-SELECT first: {trace:?}");
+    assert_eq!(
+        err(ctx.csp.construct_dh_agreement(2, &blob)),
+        code::SCARD_W_SECURITY_VIOLATION,
+        "the PIN is needed again"
+    );
+    // Removal, then another card in the same reader.
+    ctx.slot.remove();
+    assert_eq!(err(ctx.csp.get_challenge()), code::SCARD_W_REMOVED_CARD);
+    let other = PivSim::default_card().unwrap();
+    ctx.slot.insert(other.clone());
+    assert_eq!(err(ctx.csp.read_file(None, "cardid")), code::SCARD_W_REMOVED_CARD, "the old card's connection");
+    assert_eq!(ctx.csp.read_file(None, "cardid").unwrap(), other.guid().unwrap(), "a different card, read afresh");
+    let cmap = ctx.csp.read_file(Some("mscp"), "cmapfile").unwrap();
+    assert_ne!(cmap, old_cmap);
+    assert_eq!(ctx.csp.read_file(Some("mscp"), "kxc00").unwrap(), other.certificate(0x9A).unwrap());
+}
+
+/// Items: 49
+///
+/// PIV cannot end the management key's authentication without a reset, so
+/// `CardDeauthenticate(Ex)` for the administrator fails, and the CSP then resets the card
+/// through its own handle (the driver sees no `SCARD_W_RESET_CARD`). The driver must expect
+/// that: on its next call it knows no one is authenticated and re-selects the application.
+#[test]
+fn item_49_a_refused_deauthentication_is_followed_by_a_reset_the_driver_expects() {
+    let _g = serial();
+    for ex in [true, false] {
+        let ctx = open();
+        ctx.user();
+        ctx.admin();
+        assert_eq!(ctx.auth_state(), 0x0E);
+        let rv = if ex {
+            ffi::deauthenticate_ex(ctx.cd(), pin::PIN_SET_ALL_ROLES, 0)
+        } else {
+            ffi::deauthenticate(ctx.cd(), "admin", 0)
+        };
+        assert_eq!(rv, code::SCARD_E_UNSUPPORTED_FEATURE);
+        // The CSP resets the card on its own handle (EndTransaction with SCARD_RESET_CARD).
+        ctx.sim.reset();
+        assert_eq!(ctx.auth_state(), 0, "nothing is authenticated after the reset");
+        ctx.sim.set_trace(true);
+        assert_eq!(ctx.csp.read_file(None, "cardid").unwrap(), ctx.sim.guid().unwrap());
+        assert!(ctx.sim.take_trace()[0].command.starts_with("00A40400"), "re-selected");
+        assert_eq!(
+            err(ctx.csp.create_container(4, 1, keyspec::AT_ECDHE_P256, 0, None)),
+            code::SCARD_W_SECURITY_VIOLATION
+        );
+        ctx.admin();
+        assert_eq!(ctx.auth_state(), 0x04);
+    }
+}
+
+// ===== F. PIN model =====
+
+/// Items: 51, 53, 54, 55, 59
+///
+/// PIN ids 0..7 and `PIN_SET` bitmasks; several PINs authenticated at once (either one's
+/// operations allowed); `PIN_INFO` for every PIN the card has (and `SCARD_E_INVALID_PARAMETER`
+/// for the others, `ERROR_REVISION_MISMATCH` for a caller version other than 6); the
+/// permissions; `CP_CARD_LIST_PINS` and `CP_CARD_AUTHENTICATED_STATE`.
+#[test]
+fn items_51_53_54_55_59_pin_ids_sets_pin_info_and_state() {
+    let _g = serial();
+    let ctx = open();
+    let list = dword(&ctx.csp.get_property(prop::LIST_PINS, 0).unwrap());
+    assert_eq!(list, 0x1E, "PINs 1 (user), 2 (admin), 3 (signature PIN), 4 (PUK)");
+    assert_ne!(list & pin::set_of(pin::ROLE_USER), 0);
+    assert_eq!([pin::set_of(1), pin::set_of(2), pin::set_of(8)], [0x02, 0x04, 0]);
+    // PIN_INFO (item 54): version 6, type, purpose, permissions, cache policy version 6, flags.
+    let expected: [(u32, [u32; 9]); 5] = [
+        (0, [6, pin::EMPTY, 0, 0, 0, 6, pin::CACHE_NORMAL, 0, 0]),
+        (1, [6, pin::ALPHANUMERIC, pin::PURPOSE_PRIMARY, 0x02, 0x10, 6, pin::CACHE_NORMAL, 0, 0]),
+        (2, [6, pin::CHALLENGE_RESPONSE, pin::PURPOSE_ADMINISTRATOR, 0, 0, 6, pin::CACHE_NORMAL, 0, 0]),
+        (3, [6, pin::ALPHANUMERIC, pin::PURPOSE_DIGITAL_SIGNATURE, 0x08, 0x10, 6, pin::CACHE_ALWAYS_PROMPT, 0, 0]),
+        (4, [6, pin::ALPHANUMERIC, pin::PURPOSE_UNBLOCK_ONLY, 0x10, 0, 6, pin::CACHE_NORMAL, 0, 0]),
+    ];
+    for (id, fields) in expected {
+        let info = ctx.csp.get_property(prop::PIN_INFO, id).unwrap();
+        let got: Vec<u32> = info.chunks(4).map(dword).collect();
+        assert_eq!(got, fields, "PIN_INFO of PIN {id}");
+    }
+    for id in [5, 6, 7, 8, 0xFF] {
+        assert_eq!(err(ctx.csp.get_property(prop::PIN_INFO, id)), code::SCARD_E_INVALID_PARAMETER, "PIN {id}");
+    }
+    for version in [0, 6] {
+        assert_eq!(ffi::pin_info_with_version(ctx.cd(), 1, version).0, 0, "caller version {version}");
+    }
+    for version in [5, 7] {
+        assert_eq!(ffi::pin_info_with_version(ctx.cd(), 1, version).0, code::ERROR_REVISION_MISMATCH);
+    }
+    // Authenticated state (items 53, 59): user and admin at once, each one's operations allowed.
+    assert_eq!(ctx.auth_state(), 0);
+    ctx.user();
+    assert_eq!(ctx.auth_state(), 0x0A, "user (1) and the signature PIN (3): the same PIV PIN");
+    ctx.admin();
+    assert_eq!(ctx.auth_state(), 0x0E);
+    let hash = Sha256::digest(b"both").to_vec();
+    ctx.csp.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None).unwrap();
+    ctx.csp.create_container(4, 1, keyspec::AT_ECDHE_P256, 0, None).unwrap();
+    // A deauthentication set only uses the low 8 bits, and ROLE_EVERYONE's bit is ignored.
+    assert_eq!(ffi::deauthenticate_ex(ctx.cd(), 0x100 | pin::set_of(pin::ROLE_EVERYONE), 0), 0);
+    assert_eq!(ctx.auth_state(), 0x0E);
+    // A wrong PIN clears the user's state (item 59 / OT).
+    let (c, _) = ffi::authenticate_pin(ctx.cd(), "user", b"000000");
+    assert_eq!(c, code::SCARD_W_WRONG_CHV);
+    assert_eq!(ctx.auth_state(), 0x04);
+}
+
+/// Items: 52, 56, 57, 58, 60
+///
+/// The roles and what their types, purposes and cache policies mean on PIV: EVERYONE is an
+/// Empty PIN (never authenticated), USER a typed PIN, ADMIN the 9B management key
+/// (challenge-response); the user PIN is unblocked with the PUK (an UnblockOnly PIN used for
+/// nothing else) and not by the administrator (PIV has no command for it); PIN 3 is the same
+/// PIN with AlwaysPrompt for the 9C key, which needs it right before each use; the PIN strength
+/// advertises session PINs for typed PINs and plaintext always works.
+#[test]
+fn items_52_56_57_58_60_roles_types_purposes_and_policies() {
+    let _g = serial();
+    let ctx = open();
+    let c = &ctx.csp;
+    // Empty: nothing to authenticate (item 56).
+    assert_eq!(tries_err(c.authenticate_ex(pin::ROLE_EVERYONE, 0, b"123456")).0, code::SCARD_E_INVALID_PARAMETER);
+    // Challenge-response: the admin (item 52) authenticates with a response, not a PIN.
+    assert_eq!(tries_err(c.authenticate_ex(pin::ROLE_ADMIN, 0, b"123456")).0, code::SCARD_E_INVALID_PARAMETER);
+    // The PUK only unblocks (item 57).
+    assert_eq!(tries_err(c.authenticate_ex(4, 0, b"12345678")).0, code::SCARD_E_UNSUPPORTED_FEATURE);
+    assert_eq!(ctx.sim.puk_tries_left(), 3, "not even tried");
+    // Unblocking ROLE_USER: the PUK does; the administrator's challenge-response cannot on PIV.
+    for _ in 0..3 {
+        let _ = c.authenticate_pin("user", b"000000");
+    }
+    assert_eq!(ctx.sim.pin_tries_left(), 0);
+    assert_eq!(
+        err(c.unblock_pin("user", &[0; 8], b"123456", 0, pin::AUTH_CHALLENGE_RESPONSE)),
+        code::SCARD_E_UNSUPPORTED_FEATURE
+    );
+    let (code_2_1, _) = ffi::change_authenticator_ex(ctx.cd(), pin::CHANGE_FLAG_UNBLOCK, 2, &[0; 8], 1, b"123456", 0);
+    assert_eq!(code_2_1, code::SCARD_E_INVALID_PARAMETER, "ROLE_ADMIN is not in the user PIN's unblock set");
+    c.change_authenticator_ex(pin::CHANGE_FLAG_UNBLOCK, 4, b"12345678", 1, b"123456").unwrap();
+    assert_eq!(ctx.sim.pin_tries_left(), 3);
+    // AlwaysPrompt (item 58): the 9C key needs PIN 3 right before each signature.
+    let hash = Sha256::digest(b"always").to_vec();
+    c.authenticate_ex(3, 0, b"123456").unwrap();
+    let rs = c.sign_data(1, keyspec::AT_ECDSA_P256, 0, 0, &hash, None).unwrap();
+    verify_p256(&p256_key(&ctx.sim, 0x9C), &hash, &rs);
+    assert_eq!(err(c.sign_data(1, keyspec::AT_ECDSA_P256, 0, 0, &hash, None)), code::SCARD_W_SECURITY_VIOLATION);
+    // PIN strength (item 60): typed PINs offer session PINs; C/R only plaintext; no such PIN.
+    for (id, strength) in [(1, 3), (3, 3), (4, 3), (2, 1)] {
+        assert_eq!(dword(&c.get_property(prop::PIN_STRENGTH_VERIFY, id).unwrap()), strength, "PIN {id}");
+    }
+    assert_eq!(err(c.get_property(prop::PIN_STRENGTH_VERIFY, 5)), code::SCARD_E_INVALID_PARAMETER);
+    c.authenticate_ex(pin::ROLE_USER, 0, b"123456").unwrap();
+}
+
+// ===== G. CardAuthenticatePin / CardAuthenticateEx =====
+
+/// Items: 63, 65, 66, 67, 68, 69
+///
+/// `CardAuthenticateEx`'s arguments: PIN ids (EVERYONE, absent and out-of-range ones refused),
+/// flags (unknown bits, both session flags, session flags for a PIN without session PINs),
+/// silent verification, the UnblockOnly PIN; a wrong PIN deauthenticates its role only.
+#[test]
+fn items_63_65_66_67_68_69_authenticate_ex_arguments_and_roles() {
+    let _g = serial();
+    let ctx = open();
+    let c = &ctx.csp;
+    let apdus = ctx.apdus();
+    for id in [0, 5, 6, 7, 8, 100] {
+        assert_eq!(tries_err(c.authenticate_ex(id, 0, b"123456")).0, code::SCARD_E_INVALID_PARAMETER, "PinId {id}");
+    }
+    for flags in [0x1, 0x0800_0000, 0x8000_0000, pin::GENERATE_SESSION_PIN | pin::SESSION_PIN] {
+        let (rv, ..) = ffi::authenticate_ex_outputs(ctx.cd(), pin::ROLE_USER, flags, Some(b"123456"));
+        assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "flags {flags:#x}");
+    }
+    assert_eq!(ctx.apdus(), apdus, "refused before card I/O");
+    // Session PIN flags for a PIN without session PINs (the challenge-response admin).
+    assert_eq!(
+        tries_err(c.authenticate_ex(pin::ROLE_ADMIN, pin::GENERATE_SESSION_PIN, &[0; 8])).0,
+        code::SCARD_E_UNSUPPORTED_FEATURE
+    );
+    assert_eq!(tries_err(c.authenticate_ex(4, 0, b"12345678")).0, code::SCARD_E_UNSUPPORTED_FEATURE, "item 68");
+    // CardAuthenticatePin for "admin" is the deprecated form of the admin's authentication:
+    // its data is the response to a challenge, never a PIN of the Empty/External kinds.
+    let challenge = c.get_challenge().unwrap();
+    c.authenticate_pin("admin", &admin_response(&challenge)).unwrap();
+    // Silent verification with PIN data (item 67).
+    c.authenticate_ex(pin::ROLE_USER, pin::SILENT_CONTEXT, b"123456").unwrap();
+    assert_eq!(ctx.auth_state(), 0x0E);
+    // A wrong PIN for the user deauthenticates the user only (item 69).
+    let (rv, _, _, tries) = ffi::authenticate_ex_outputs(ctx.cd(), pin::ROLE_USER, 0, Some(b"000000"));
+    assert_eq!((rv, tries), (code::SCARD_W_WRONG_CHV, 2));
+    assert_eq!(ctx.auth_state(), 0x04, "the admin stays authenticated");
+    // Success lasts until a deauthentication.
+    c.authenticate_ex(pin::ROLE_USER, 0, b"123456").unwrap();
+    let hash = Sha256::digest(b"lasting").to_vec();
+    for _ in 0..3 {
+        c.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None).unwrap();
+    }
+}
+
+/// Items: 70, 72, 74, 75, 85
+///
+/// Session PINs: generating one sends nothing to the card and unlocks nothing; the token is
+/// not an encoding of the PIN and works from another context (another process's handle, the
+/// secure-PIN-channel sequence of §7.3); after a plain authentication the session-PIN outputs
+/// are NULL/0; a PIN change voids every token.
+#[test]
+fn items_70_72_74_75_85_session_pins() {
+    let _g = serial();
+    let a = open();
+    let strength = dword(&a.csp.get_property(prop::PIN_STRENGTH_VERIFY, pin::ROLE_USER).unwrap());
+    assert_ne!(strength & pin::STRENGTH_SESSION_PIN, 0, "advertised (item 72)");
+    // Application A (trusted) generates a session PIN: no VERIFY reaches the card (item 70).
+    a.sim.set_trace(true);
+    let token = a.csp.authenticate_ex(pin::ROLE_USER, pin::GENERATE_SESSION_PIN, b"123456").unwrap().unwrap();
+    let trace = a.sim.take_trace();
+    assert!(trace.iter().all(|t| !t.command.starts_with("0020")), "the PIN was not transmitted: {trace:?}");
+    assert!(!a.sim.pin_verified());
+    assert_eq!(a.auth_state(), 0);
+    assert!(!token.windows(6).any(|w| w == b"123456") && token.len() >= 16, "not an encoding of the PIN");
+    let b = a.another(&AcquireOptions::default());
+    drop(a);
+    // Application B authenticates with it on another context.
+    b.csp.authenticate_ex(pin::ROLE_USER, pin::SESSION_PIN, &token).unwrap();
+    let hash = Sha256::digest(b"b").to_vec();
+    b.csp.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None).unwrap();
+    b.csp.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    // Item 75: no session PIN produced: *ppbSessionPin = NULL, *pcbSessionPin = 0.
+    let (rv, nulled, cb, _) = ffi::authenticate_ex_outputs(b.cd(), pin::ROLE_USER, 0, Some(b"123456"));
+    assert_eq!((rv, nulled, cb), (0, true, 0));
+    let (rv, nulled, cb, _) = ffi::authenticate_ex_outputs(b.cd(), pin::ROLE_USER, pin::SESSION_PIN, Some(&token));
+    assert_eq!((rv, nulled, cb), (0, true, 0));
+    // A PIN change voids the token (item 85), in every context.
+    b.csp.change_authenticator("user", b"123456", b"654321", pin::AUTH_PIN).unwrap();
+    let c = b.another(&AcquireOptions::default());
+    for ctx in [&b, &c] {
+        let (rv, _, _, _) = ffi::authenticate_ex_outputs(ctx.cd(), pin::ROLE_USER, pin::SESSION_PIN, Some(&token));
+        assert_eq!(rv, code::SCARD_W_WRONG_CHV);
+    }
+    assert_eq!(b.sim.pin_tries_left(), 3, "a bad session PIN spends no try of the real PIN");
+    let fresh = c.csp.authenticate_ex(pin::ROLE_USER, pin::GENERATE_SESSION_PIN, b"654321").unwrap().unwrap();
+    c.csp.authenticate_ex(pin::ROLE_USER, pin::SESSION_PIN, &fresh).unwrap();
+}
+
+// ===== H. Challenge/response, deauthenticate, unblock, change =====
+
+/// Items: 76, 77, 78, 79
+///
+/// Challenges are 8-byte blocks that never repeat (cmck's NonRepeatingChallenge, n = 300); the
+/// response is the challenge encrypted with 3DES (ECB = CBC with a zero IV on one block); a
+/// wrong response is `WRONG_CHV` with unknown tries (-1) and leaves the admin
+/// unauthenticated; a response without a challenge is refused without counting;
+/// `CardGetChallengeEx` takes only challenge-response PINs and `dwFlags` 0.
+#[test]
+fn items_76_77_78_79_challenges_and_responses() {
+    let _g = serial();
+    let ctx = open();
+    let c = &ctx.csp;
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..300 {
+        let ch = if i % 2 == 0 { c.get_challenge().unwrap() } else { c.get_challenge_ex(pin::ROLE_ADMIN).unwrap() };
+        assert_eq!(ch.len(), 8);
+        assert!(seen.insert(ch), "challenge {i} repeats");
+    }
+    // A wrong response; then no challenge is pending: refused, nothing sent, nothing counted.
+    let _ = c.get_challenge().unwrap();
+    assert_eq!(tries_err(c.authenticate_challenge(&[0; 8])), (code::SCARD_W_WRONG_CHV, u32::MAX));
+    assert_eq!(ctx.auth_state() & 0x04, 0, "failure leaves the admin unauthenticated");
+    let apdus = ctx.apdus();
+    assert_eq!(tries_err(c.authenticate_challenge(&[0; 8])).0, code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(ctx.apdus(), apdus);
+    // A challenge is void once another command reached the card.
+    let ch = c.get_challenge().unwrap();
+    c.sign_data(3, keyspec::AT_ECDSA_P256, 0, 0, &[1; 32], None).unwrap();
+    let voided = tries_err(c.authenticate_challenge(&admin_response(&ch))).0;
+    assert_eq!(voided, code::SCARD_E_INVALID_PARAMETER, "the right response to a voided challenge: none pending");
+    assert_eq!(ctx.auth_state() & 0x04, 0);
+    // 3DES, ECB on one block (= CBC with IV 0).
+    let ch = c.get_challenge().unwrap();
+    let ecb = admin_response(&ch);
+    let tdes = des::TdesEde3::new_from_slice(&card_edges::piv::DEFAULT_MANAGEMENT_KEY).unwrap();
+    let mut cbc = Array::try_from(ch.as_slice()).unwrap();
+    for (b, iv) in cbc.iter_mut().zip([0u8; 8]) {
+        *b ^= iv;
+    }
+    tdes.encrypt_block(&mut cbc);
+    assert_eq!(ecb, cbc.to_vec());
+    c.authenticate_challenge(&ecb).unwrap();
+    assert_eq!(ctx.auth_state(), 0x04, "success authenticates the administrator");
+    // CardGetChallengeEx (item 79).
+    assert_eq!(ffi::get_challenge_ex(ctx.cd(), pin::ROLE_ADMIN, 1).0, code::SCARD_E_INVALID_PARAMETER);
+    for id in [0, 1, 3, 4, 5, 8] {
+        assert_eq!(ffi::get_challenge_ex(ctx.cd(), id, 0).0, code::SCARD_E_INVALID_PARAMETER, "PinId {id}");
+    }
+}
+
+/// Items: 80, 81, 159
+///
+/// `CardDeauthenticate` takes "user"/"admin" and `dwFlags` 0; `CardDeauthenticateEx` takes a
+/// PIN set (0xFF = everything authenticated, the EVERYONE bit ignored); both succeed for the
+/// user, and the cache entries the driver stored during the authenticated session are deleted
+/// from the CSP's cache afterwards.
+#[test]
+fn items_80_81_159_deauthentication() {
+    let _g = serial();
+    let cache = Arc::new(Mutex::new(CspCache::default()));
+    let options = AcquireOptions { cache: Some(cache.clone()), ..AcquireOptions::default() };
+    let ctx = open_with(PivSim::default_card().unwrap(), &options).unwrap();
+    for user in ["anonymous", "everyone", ""] {
+        assert_eq!(ffi::deauthenticate(ctx.cd(), user, 0), code::SCARD_E_INVALID_PARAMETER, "{user:?}");
+    }
+    assert_eq!(ffi::deauthenticate(ctx.cd(), "user", 1), code::SCARD_E_INVALID_PARAMETER);
+    ctx.user();
+    assert_eq!(ffi::deauthenticate(ctx.cd(), "user", 0), 0);
+    assert_eq!(ctx.auth_state(), 0);
+    assert!(!ctx.sim.pin_verified(), "the card itself logged out");
+    ctx.user();
+    assert_eq!(ffi::deauthenticate_ex(ctx.cd(), pin::set_of(pin::ROLE_EVERYONE), 0), 0, "nothing to do");
+    assert_eq!(ctx.auth_state(), 0x0A);
+    assert_eq!(ffi::deauthenticate_ex(ctx.cd(), pin::PIN_SET_ALL_ROLES, 0), 0);
+    assert_eq!(ctx.auth_state(), 0);
+    assert_eq!(ffi::deauthenticate_ex(ctx.cd(), pin::PIN_SET_ALL_ROLES, 0), 0, "already deauthenticated");
+    // Item 159: contents stored in the CSP's cache during a session are deleted after it.
+    ctx.user();
+    ctx.csp.read_file(Some("mscp"), "cmapfile").unwrap();
+    assert!(cache.lock().unwrap().adds >= 1);
+    ctx.csp.deauthenticate("user").unwrap();
+    let hits = cache.lock().unwrap().hits;
+    let next = ctx.another(&options);
+    next.csp.read_file(Some("mscp"), "cmapfile").unwrap();
+    assert_eq!(cache.lock().unwrap().hits, hits, "the entry is gone: the next context misses");
+}
+
+/// Items: 82, 83, 84, 86
+///
+/// `CardUnblockPin`, `CardChangeAuthenticator` and `CardChangeAuthenticatorEx` refuse the
+/// wrong principal, flags, retry counts, PIN ids and permissions, and a new PIN the card's
+/// policy refuses; a change leaves the PIN authenticated, an unblock leaves it
+/// deauthenticated; the driver leaves `cardcf`'s PIN counter to the CSP.
+#[test]
+fn items_82_83_84_86_change_and_unblock_arguments() {
+    let _g = serial();
+    let ctx = open();
+    let c = &ctx.csp;
+    let cardcf = c.read_file(None, "cardcf").unwrap();
+    // CardUnblockPin (item 82).
+    assert_eq!(err(c.unblock_pin("admin", b"12345678", b"123456", 0, pin::AUTH_PIN)), code::SCARD_E_INVALID_PARAMETER);
+    for flags in [0, 3, 4] {
+        assert_eq!(err(c.unblock_pin("user", b"12345678", b"123456", 0, flags)), code::SCARD_E_INVALID_PARAMETER);
+    }
+    assert_eq!(err(c.unblock_pin("user", b"12345678", b"123456", 5, pin::AUTH_PIN)), code::SCARD_E_INVALID_PARAMETER);
+    // CardChangeAuthenticator (item 83).
+    let cd = ctx.cd();
+    assert_eq!(
+        ffi::change_authenticator(cd, "anonymous", b"123456", b"654321", 0, 2).0,
+        code::SCARD_E_INVALID_PARAMETER
+    );
+    for (user, flags) in [("user", pin::AUTH_CHALLENGE_RESPONSE), ("admin", pin::AUTH_PIN), ("user", 0), ("user", 3)] {
+        let rv = ffi::change_authenticator(cd, user, b"123456", b"654321", 0, flags).0;
+        assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "{user} with flags {flags}");
+    }
+    assert_eq!(ffi::change_authenticator(cd, "user", b"123456", b"654321", 3, 2).0, code::SCARD_E_INVALID_PARAMETER);
+    for new in [&b"12"[..], b"123456789"] {
+        let rv = ffi::change_authenticator(cd, "user", b"123456", new, 0, 2).0;
+        assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "a new PIN outside the card's policy");
+    }
+    assert_eq!(ctx.sim.pin_tries_left(), 3);
+    assert_eq!(ffi::change_authenticator(cd, "user", b"123456", b"654321", 0, 2).0, 0);
+    assert_eq!(ctx.auth_state(), 0x0A, "a change leaves the PIN authenticated");
+    // The management key cannot be changed through PIV's standard commands.
+    let (rv, _) = ffi::change_authenticator(cd, "admin", &[0; 8], &[1; 24], 0, pin::AUTH_CHALLENGE_RESPONSE);
+    assert_eq!(rv, code::SCARD_E_UNSUPPORTED_FEATURE);
+    // CardChangeAuthenticatorEx (item 84).
+    for flags in [0, 3] {
+        let rv = ffi::change_authenticator_ex(cd, flags, 1, b"654321", 1, b"123456", 0).0;
+        assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "flags {flags}");
+    }
+    for (auth, target) in [(0, 1), (8, 1), (1, 0), (1, 8), (5, 1)] {
+        let rv = ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, auth, b"654321", target, b"123456", 0).0;
+        assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "PIN ids {auth} -> {target}");
+    }
+    let rv = ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, 4, b"12345678", 1, b"123456", 0).0;
+    assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "the PUK is not in the user PIN's change set");
+    let rv = ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_UNBLOCK, 1, b"654321", 1, b"123456", 0).0;
+    assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "unblocking a PIN with itself");
+    let rv = ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, 1, b"654321", 1, b"123456", 2).0;
+    assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "a retry count the card cannot set");
+    assert_eq!(ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, 1, b"654321", 1, b"123456", 0).0, 0);
+    assert_eq!(ctx.auth_state(), 0x0A);
+    assert_eq!(ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_UNBLOCK, 4, b"12345678", 1, b"123456", 0).0, 0);
+    assert_eq!(ctx.auth_state(), 0, "an unblock leaves the card deauthenticated");
+    // Item 86: the driver did not touch the PIN freshness counter; the CSP bumps it itself.
+    assert_eq!(c.read_file(None, "cardcf").unwrap(), cardcf);
+    c.authenticate_pin("user", b"123456").unwrap();
+}
+
+// ===== I. File system and file functions =====
+
+/// Items: 88, 89, 90
+///
+/// Names: more than 8 characters, a forbidden character or a control character is
+/// `SCARD_E_INVALID_PARAMETER` in every file and directory function, before card I/O; 8 are
+/// fine; names compare case-insensitively; a NULL or empty directory is the root; there are
+/// two levels only.
+#[test]
+fn items_88_89_90_names() {
+    let _g = serial();
+    let ctx = open();
+    ctx.user();
+    let apdus = ctx.apdus();
+    let bad: [&[u8]; 12] =
+        [b"toolongxx", b"a*b", b"a?b", b"a/b", b"a\\b", b"a:b", b"a<b", b"a>b", b"a|b", b"a\"b", b"a\x01b", b"\x1f"];
+    for name in bad {
+        for (what, c) in ffi::name_codes(ctx.cd(), name) {
+            assert_eq!(c, code::SCARD_E_INVALID_PARAMETER, "{what} with {:?}", String::from_utf8_lossy(name));
+            assert_eq!(ctx.apdus(), apdus, "{what} with {:?}: card I/O", String::from_utf8_lossy(name));
+        }
+    }
+    assert_eq!(ctx.apdus(), apdus, "names are checked before card I/O");
+    for (what, c) in ffi::name_codes(ctx.cd(), b"abcdefgh") {
+        assert_ne!(c, code::SCARD_E_INVALID_PARAMETER, "{what}: 8 characters are allowed");
+    }
+    // Case-insensitive (item 89).
+    let cmap = ctx.csp.read_file(Some("mscp"), "cmapfile").unwrap();
+    assert_eq!(ctx.csp.read_file(Some("MsCp"), "CMAPFILE").unwrap(), cmap);
+    assert_eq!(ctx.csp.read_file(None, "CardID").unwrap(), ctx.sim.guid().unwrap());
+    assert_eq!(ctx.csp.file_info(Some("MSCP"), "KXC00").unwrap(), ctx.csp.file_info(Some("mscp"), "kxc00").unwrap());
+    // NULL and "" are the root (item 90).
+    assert_eq!(ffi::read_file_bytes(ctx.cd(), Some(b""), b"cardid", 0).1, ctx.sim.guid().unwrap());
+    assert_eq!(ffi::enum_files_bytes(ctx.cd(), None).1, ffi::enum_files_bytes(ctx.cd(), Some(b"")).1);
+    // Two levels: a directory inside an application directory does not exist.
+    assert_eq!(err(ctx.csp.create_directory("mscp/sub", 1)), code::SCARD_E_INVALID_PARAMETER);
+}
+
+/// Items: 91, 93, 94
+///
+/// Each file call is complete on its own (a failed write leaves the old content); a transient
+/// failure while reading is reported as such, never as `SCARD_E_FILE_NOT_FOUND` (which the CSP
+/// would cache); `cardid`/`cardcf` reads and `CardAcquireContext` never call the CSP's cache.
+#[test]
+fn items_91_93_94_atomic_files_honest_errors_no_cache_for_cardid_and_cardcf() {
+    let _g = serial();
+    let cache = Arc::new(Mutex::new(CspCache::default()));
+    let options = AcquireOptions { cache: Some(cache.clone()), ..AcquireOptions::default() };
+    let ctx = open_with(PivSim::default_card().unwrap(), &options).unwrap();
+    let calls = |c: &CspCache| (c.lookups, c.adds);
+    assert_eq!(calls(&cache.lock().unwrap()), (0, 0), "CardAcquireContext used no cache callback");
+    for _ in 0..3 {
+        ctx.csp.read_file(None, "cardid").unwrap();
+        ctx.csp.read_file(None, "cardcf").unwrap();
+    }
+    assert_eq!(calls(&cache.lock().unwrap()), (0, 0), "cardid/cardcf reads used no cache callback");
+    // Atomic writes (item 91).
+    ctx.user();
+    let cardcf = ctx.csp.read_file(None, "cardcf").unwrap();
+    assert_eq!(err(ctx.csp.write_file(None, "cardcf", &[1, 2, 3, 4, 5, 6, 7])), code::ERROR_BAD_LENGTH);
+    assert_eq!(ctx.csp.read_file(None, "cardcf").unwrap(), cardcf, "the failed write changed nothing");
+    ctx.csp.create_file(Some("mscp"), "notes", 0, 1).unwrap();
+    ctx.csp.write_file(Some("mscp"), "notes", b"first").unwrap();
+    ctx.csp.write_file(Some("mscp"), "notes", b"2nd").unwrap();
+    assert_eq!(ctx.csp.read_file(Some("mscp"), "notes").unwrap(), b"2nd", "the whole content replaced");
+    // Honest errors (item 93): a card that went away is not a missing file.
+    let fresh = ctx.another(&AcquireOptions::default());
+    ctx.slot.remove();
+    assert_eq!(err(fresh.csp.read_file(Some("mscp"), "kxc00")), code::SCARD_W_REMOVED_CARD);
+    assert_eq!(err(fresh.csp.file_info(Some("mscp"), "kxc02")), code::SCARD_W_REMOVED_CARD);
+}
+
+/// Items: 95, 96, 97, 104
+///
+/// `CardCreateDirectory`, `CardDeleteDirectory` and `CardCreateFile`: names, access
+/// conditions, existing names, missing directories and permissions (directories and files the
+/// PIV card cannot hold are simulated, item 105).
+#[test]
+fn items_95_96_97_104_directories_and_file_creation() {
+    let _g = serial();
+    let ctx = open();
+    let (c, cd) = (&ctx.csp, ctx.cd());
+    // Everyone may not create (item 95).
+    assert_eq!(ffi::create_directory(cd, "app", 1), code::SCARD_W_SECURITY_VIOLATION);
+    assert_eq!(ffi::create_file(cd, Some("mscp"), "f", 0, 1), code::SCARD_W_SECURITY_VIOLATION);
+    ctx.user();
+    for ac in [0, 3, 4, -1] {
+        assert_eq!(ffi::create_directory(cd, "app", ac), code::SCARD_E_INVALID_PARAMETER, "directory AC {ac}");
+    }
+    assert_eq!(ffi::create_directory(cd, "mscp", 1), code::ERROR_FILE_EXISTS);
+    assert_eq!(ffi::create_directory(cd, "CARDID", 1), code::ERROR_FILE_EXISTS, "a file of that name");
+    assert_eq!(ffi::create_directory(cd, "app", 1), 0);
+    assert_eq!(ffi::create_directory(cd, "app", 1), code::ERROR_FILE_EXISTS);
+    // CardCreateFile (item 97).
+    assert_eq!(ffi::create_file(cd, Some("mscp"), "", 0, 1), code::SCARD_E_INVALID_PARAMETER);
+    for ac in [0, 4, 7, -1] {
+        assert_eq!(ffi::create_file(cd, Some("mscp"), "f", 0, ac), code::SCARD_E_INVALID_PARAMETER, "AC {ac}");
+    }
+    assert_eq!(ffi::create_file(cd, Some("mscp"), "cmapfile", 0, 1), code::ERROR_FILE_EXISTS);
+    assert_eq!(ffi::create_file(cd, Some("mscp"), "KXC00", 0, 1), code::ERROR_FILE_EXISTS);
+    assert_eq!(ffi::create_file(cd, None, "mscp", 0, 1), code::ERROR_FILE_EXISTS, "a directory of that name");
+    assert_eq!(ffi::create_file(cd, Some("nodir"), "f", 0, 1), code::SCARD_E_DIR_NOT_FOUND);
+    assert_eq!(ffi::create_file(cd, Some("app"), "f", 100, 1), 0);
+    assert_eq!(c.enum_files(Some("app")).unwrap(), ["f"], "it never creates directories, only the file");
+    // CardDeleteDirectory (item 96).
+    assert_eq!(err(c.delete_directory("nodir")), code::SCARD_E_DIR_NOT_FOUND);
+    assert_eq!(err(c.delete_directory("app")), code::ERROR_DIR_NOT_EMPTY);
+    c.delete_file(Some("app"), "f").unwrap();
+    c.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    assert_eq!(err(c.delete_directory("app")), code::SCARD_W_SECURITY_VIOLATION, "not authenticated");
+    ctx.user();
+    c.delete_directory("app").unwrap();
+    assert_eq!(err(c.enum_files(Some("app"))), code::SCARD_E_DIR_NOT_FOUND);
+    // Directory access conditions (item 104): AdminCreateDeleteDirAc is the admin's only.
+    assert_eq!(ffi::create_directory(cd, "adm", 2), 0);
+    assert_eq!(ffi::create_file(cd, Some("adm"), "f", 0, 1), code::SCARD_W_SECURITY_VIOLATION);
+    assert_eq!(err(c.delete_directory("adm")), code::SCARD_W_SECURITY_VIOLATION);
+    c.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    assert_eq!(err(c.enum_files(Some("adm"))), code::SCARD_E_FILE_NOT_FOUND, "everyone may list it (empty)");
+    ctx.admin();
+    assert_eq!(ffi::create_file(cd, Some("adm"), "f", 0, 1), 0);
+    assert_eq!(c.enum_files(Some("adm")).unwrap(), ["f"]);
+}
+
+/// Items: 98, 99, 100, 101, 102
+///
+/// `CardGetFileInfo` (versions, sizes, access), `CardWriteFile` (whole content, growing,
+/// missing files, access), `CardDeleteFile`, `CardEnumFiles` (the multi-string, empty and
+/// missing directories, everyone lists) and `CardQueryFreeSpace`.
+#[test]
+fn items_98_99_100_101_102_file_functions() {
+    let _g = serial();
+    let ctx = open();
+    let (c, cd) = (&ctx.csp, ctx.cd());
+    // CardGetFileInfo (item 98): version 0 is taken as 1, above 1 is a mismatch.
+    assert_eq!(ffi::file_info(cd, None, "cardid", 0), (0, 16, 3));
+    assert_eq!(ffi::file_info(cd, None, "cardid", 1), (0, 16, 3));
+    assert_eq!(ffi::file_info(cd, None, "cardid", 2).0, code::ERROR_REVISION_MISMATCH);
+    let kxc00 = ctx.sim.certificate(0x9A).unwrap();
+    assert_eq!(ffi::file_info(cd, Some("mscp"), "kxc00", 1), (0, u32::try_from(kxc00.len()).unwrap(), 1));
+    assert_eq!(ffi::file_info(cd, Some("mscp"), "nofile", 1).0, code::SCARD_E_FILE_NOT_FOUND);
+    assert_eq!(ffi::file_info(cd, Some("nodir"), "f", 1).0, code::SCARD_E_DIR_NOT_FOUND);
+    ctx.user();
+    c.create_file(Some("mscp"), "secret", 0, 5).unwrap();
+    assert_eq!(ffi::file_info(cd, Some("mscp"), "secret", 1), (0, 0, 5), "a new file: size 0, its AC");
+    // CardWriteFile (item 99): grows and shrinks, replaces the whole content.
+    for len in [10, 1000, 3, 0, 2000] {
+        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        c.write_file(Some("mscp"), "secret", &data).unwrap();
+        assert_eq!(c.read_file(Some("mscp"), "secret").unwrap(), data);
+        assert_eq!(c.file_info(Some("mscp"), "secret").unwrap().0, u32::try_from(len).unwrap());
+    }
+    assert_eq!(err(c.write_file(Some("mscp"), "nofile", b"x")), code::SCARD_E_FILE_NOT_FOUND);
+    assert_eq!(err(c.write_file(Some("nodir"), "f", b"x")), code::SCARD_E_DIR_NOT_FOUND);
+    assert_eq!(err(c.write_file(None, "cardid", &[0; 16])), code::SCARD_W_SECURITY_VIOLATION, "admin writes cardid");
+    c.create_file(Some("mscp"), "pub", 0, 1).unwrap();
+    c.write_file(Some("mscp"), "pub", b"public").unwrap();
+    c.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    // Without authentication: readable files read, the rest is a security violation.
+    assert_eq!(c.read_file(Some("mscp"), "pub").unwrap(), b"public");
+    assert_eq!(err(c.read_file(Some("mscp"), "secret")), code::SCARD_W_SECURITY_VIOLATION);
+    assert_eq!(ffi::file_info(cd, Some("mscp"), "secret", 1).0, code::SCARD_W_SECURITY_VIOLATION, "Read is needed");
+    assert_eq!(err(c.write_file(Some("mscp"), "pub", b"x")), code::SCARD_W_SECURITY_VIOLATION);
+    assert_eq!(err(c.write_file(None, "cardcf", &[0; 6])), code::SCARD_W_SECURITY_VIOLATION);
+    // CardDeleteFile (item 100).
+    assert_eq!(err(c.delete_file(Some("mscp"), "pub")), code::SCARD_W_SECURITY_VIOLATION);
+    ctx.user();
+    assert_eq!(err(c.delete_file(Some("mscp"), "nofile")), code::SCARD_E_FILE_NOT_FOUND);
+    assert_eq!(err(c.delete_file(Some("nodir"), "f")), code::SCARD_E_DIR_NOT_FOUND);
+    assert_eq!(err(c.delete_file(None, "cardid")), code::SCARD_W_SECURITY_VIOLATION, "needs Write on the file");
+    c.delete_file(Some("mscp"), "pub").unwrap();
+    assert_eq!(err(c.read_file(Some("mscp"), "pub")), code::SCARD_E_FILE_NOT_FOUND);
+    // CardEnumFiles (item 101).
+    let (rv, block, cb) = ffi::enum_files_bytes(cd, Some(b"mscp"));
+    assert_eq!(rv, 0);
+    assert_eq!(cb as usize, block.len());
+    assert_eq!(block, b"cmapfile\0kxc00\0ksc01\0kxc02\0ksc03\0secret\0\0");
+    c.create_directory("empty", 1).unwrap();
+    assert_eq!(ffi::enum_files_bytes(cd, Some(b"empty")).0, code::SCARD_E_FILE_NOT_FOUND, "an empty directory");
+    assert_eq!(ffi::enum_files_bytes(cd, Some(b"nodir")).0, code::SCARD_E_DIR_NOT_FOUND);
+    c.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    assert_eq!(ffi::enum_files_bytes(cd, None).1, b"cardapps\0cardcf\0cardid\0\0", "everyone lists");
+    // CardQueryFreeSpace (item 102).
+    assert_eq!(ffi::free_space(cd, 0, 1), (0, [1, misc::VALUE_UNKNOWN, 20, 24]));
+    assert_eq!(ffi::free_space(cd, 0, 0), (0, [1, misc::VALUE_UNKNOWN, 20, 24]));
+    assert_eq!(ffi::free_space(cd, 0, 2).0, code::ERROR_REVISION_MISMATCH);
+    assert_eq!(ffi::free_space(cd, 1, 1).0, code::SCARD_E_INVALID_PARAMETER);
+    ctx.admin();
+    c.create_container(4, 1, keyspec::AT_ECDHE_P256, 0, None).unwrap();
+    assert_eq!(ffi::free_space(cd, 0, 1).1[2], 19, "one container fewer");
+}
+
+/// Items: 103
+///
+/// The file access conditions through the driver, for everyone, the user and the
+/// administrator: read and write of a file of each condition a file can be created with.
+#[test]
+fn item_103_file_access_conditions() {
+    let _g = serial();
+    let ctx = open();
+    let c = &ctx.csp;
+    // (name, AC, [everyone R, W], [user R, W], [admin R, W])
+    let table: [(&str, i32, [bool; 2], [bool; 2], [bool; 2]); 5] = [
+        ("erurw", 1, [true, false], [true, true], [true, true]),
+        ("uwx", 2, [false, false], [false, true], [false, true]),
+        ("erarw", 3, [true, false], [true, false], [true, true]),
+        ("urw", 5, [false, false], [true, true], [true, true]),
+        ("arw", 6, [false, false], [false, false], [true, true]),
+    ];
+    ctx.user();
+    for (name, ac, ..) in table {
+        c.create_file(Some("mscp"), name, 0, ac).unwrap();
+    }
+    let check = |who: &str, pick: fn(&([bool; 2], [bool; 2], [bool; 2])) -> [bool; 2]| {
+        for (name, ac, e, u, a) in table {
+            let [read, write] = pick(&(e, u, a));
+            let r = c.read_file(Some("mscp"), name);
+            let w = c.write_file(Some("mscp"), name, b"data");
+            assert_eq!(r.is_ok(), read, "{who} reads {name} (AC {ac}): {r:?}");
+            assert_eq!(w.is_ok(), write, "{who} writes {name} (AC {ac}): {w:?}");
+            if !read {
+                assert_eq!(err(r), code::SCARD_W_SECURITY_VIOLATION);
+            }
+            if !write {
+                assert_eq!(err(w), code::SCARD_W_SECURITY_VIOLATION);
+            }
+        }
+    };
+    check("the user", |t| t.1);
+    c.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    check("everyone", |t| t.0);
+    ctx.admin();
+    check("the administrator", |t| t.2);
+}
+
+/// Items: 105, 106, 154, 165
+///
+/// Write simulation: what the PIV card cannot store (files in `mscp`, a `cmapfile` the CSP
+/// rewrites, directories) is kept by the driver for the card's insertion and read back exactly;
+/// `cardcf` reads back what the CSP wrote. A reset clears the simulated files and directories
+/// (the virtual files come back as derived from the card); the CSP's `cardcf` stays, so the
+/// CSP's own cache (stamped with it) keeps what the CSP wrote.
+#[test]
+fn items_105_106_154_165_write_simulation_lasts_for_the_insertion() {
+    let _g = serial();
+    let ctx = open();
+    ctx.control.reconnect.store(true, Ordering::SeqCst);
+    let c = &ctx.csp;
+    let cmap = c.read_file(Some("mscp"), "cmapfile").unwrap();
+    let cardcf = c.read_file(None, "cardcf").unwrap();
+    ctx.user();
+    // cardcf: the CSP's write is read back exactly (item 154).
+    let mut bumped = vfs::cardcf::CacheFile::decode(&cardcf).unwrap();
+    bumped.bump_containers();
+    bumped.bump_files();
+    c.write_file(None, "cardcf", &bumped.encode()).unwrap();
+    assert_eq!(c.read_file(None, "cardcf").unwrap(), bumped.encode());
+    // cmapfile as the CSP rewrites it (item 106: a driver that virtualises it stores it).
+    let mut map = vfs::cmapfile::ContainerMap::decode(&cmap).unwrap();
+    map.delete(3);
+    c.write_file(Some("mscp"), "cmapfile", &map.encode()).unwrap();
+    assert_eq!(c.read_file(Some("mscp"), "cmapfile").unwrap(), map.encode());
+    // A file and a directory the card cannot hold.
+    c.create_file(Some("mscp"), "msroots", 0, 1).unwrap();
+    c.write_file(Some("mscp"), "msroots", b"pkcs7").unwrap();
+    c.create_directory("app", 1).unwrap();
+    c.create_file(Some("app"), "data", 0, 5).unwrap();
+    c.write_file(Some("app"), "data", b"kept").unwrap();
+    // Served back for the whole insertion, to later calls and deauthentications.
+    c.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    assert_eq!(c.read_file(Some("mscp"), "msroots").unwrap(), b"pkcs7");
+    assert_eq!(c.read_file(None, "cardcf").unwrap(), bumped.encode());
+    ctx.user();
+    assert_eq!(c.read_file(Some("app"), "data").unwrap(), b"kept");
+    // A reset ends the insertion's simulated state.
+    ctx.slot.reset();
+    let _ = c.get_challenge();
+    assert_eq!(err(c.read_file(Some("mscp"), "msroots")), code::SCARD_E_FILE_NOT_FOUND);
+    assert_eq!(err(c.enum_files(Some("app"))), code::SCARD_E_DIR_NOT_FOUND);
+    assert_eq!(c.read_file(Some("mscp"), "cmapfile").unwrap(), cmap);
+    assert_eq!(c.read_file(None, "cardcf").unwrap(), bumped.encode());
+}
+
+/// Items: 106, 107, 108, 133
+///
+/// `cmapfile` records (flags, zero records for empty slots, little-endian sizes that match the
+/// key blobs, names of at most 39 characters without `\`, stable across insertions, one
+/// default); `cardid` unique per card and equal to `CP_CARD_GUID`; an unprovisioned PIV card
+/// already presents the files the card-creation sequence would make.
+#[test]
+fn items_106_107_108_133_cmapfile_cardid_and_the_blank_card() {
+    let _g = serial();
+    // A card with 9A and 9D only: record 1 (9C) is a zero record between valid ones.
+    let sim = PivSim::builder(b"checklist-cmap")
+        .generate(0x9A, KeyAlgorithm::EccP256)
+        .generate(0x9D, KeyAlgorithm::EccP384)
+        .build()
+        .unwrap();
+    let ctx = open_sim(sim);
+    let bytes = ctx.csp.read_file(Some("mscp"), "cmapfile").unwrap();
+    assert_eq!(bytes.len(), 3 * 86);
+    let map = vfs::cmapfile::ContainerMap::decode(&bytes).unwrap();
+    assert_eq!(map.records()[0].flags(), 0x03, "the default container: VALID | DEFAULT");
+    assert_eq!(map.records()[2].flags(), 0x01);
+    assert!(bytes[86..172].iter().all(|b| *b == 0), "an empty slot is a zero record");
+    assert_eq!(map.valid().filter(|(_, r)| r.is_default()).count(), 1);
+    for (i, r) in map.valid() {
+        let name = r.name();
+        assert!(name.len() <= 39 && !name.contains('\\'), "{name}");
+        let raw = &bytes[i * 86..i * 86 + 86];
+        let units: Vec<u16> = raw[..80].chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        assert_eq!(units[name.len()], 0, "NUL-terminated");
+        let (sig, kx) = ctx.csp.container_info(u8::try_from(i).unwrap()).unwrap();
+        let blob = if sig.is_empty() { &kx } else { &sig };
+        let bits = u16::try_from(dword(&blob[4..8]) * 8).unwrap();
+        let (w_sig, w_kx) = (u16::from_le_bytes([raw[82], raw[83]]), u16::from_le_bytes([raw[84], raw[85]]));
+        assert_eq!((w_sig, w_kx), if sig.is_empty() { (0, bits) } else { (bits, 0) }, "record {i}");
+    }
+    assert_eq!(map.records()[2].key_exchange_key_size_bits(), 384, "ECDH P-384 in 9D");
+    // Stable across insertions and contexts (item 133), and cardid (item 107).
+    let again = ctx.another(&AcquireOptions::default());
+    assert_eq!(again.csp.read_file(Some("mscp"), "cmapfile").unwrap(), bytes);
+    let cardid = ctx.csp.read_file(None, "cardid").unwrap();
+    assert_eq!(cardid.len(), 16);
+    assert_eq!(ctx.csp.get_property(prop::CARD_GUID, 0).unwrap(), cardid);
+    assert_eq!(again.csp.read_file(None, "cardid").unwrap(), cardid);
+    let default = open();
+    assert_ne!(default.csp.read_file(None, "cardid").unwrap(), cardid, "another card, another cardid");
+    // The blank card (item 108): nothing provisioned, yet every file of card creation is there.
+    let blank = open_sim(PivSim::builder(b"checklist-blank").build().unwrap());
+    let b = &blank.csp;
+    assert_eq!(b.read_file(None, "cardid").unwrap().len(), 16);
+    assert_eq!(b.read_file(None, "cardcf").unwrap().len(), 6);
+    assert_eq!(b.read_file(None, "cardapps").unwrap(), b"mscp\0\0\0\0");
+    assert_eq!(b.enum_files(Some("mscp")).unwrap(), ["cmapfile"]);
+    assert!(b.read_file(Some("mscp"), "cmapfile").unwrap().is_empty(), "initially empty");
+    blank.admin();
+    assert_eq!(err(b.create_file(None, "cardid", 16, 3)), code::ERROR_FILE_EXISTS);
+    assert_eq!(err(b.create_file(None, "cardcf", 6, 1)), code::ERROR_FILE_EXISTS);
+    assert_eq!(err(b.create_directory("mscp", 1)), code::ERROR_FILE_EXISTS);
+}
+
+// ===== J. Properties =====
+
+/// Items: 110, 111, 112
+///
+/// Every property's size and type; unknown and unused ones refused; buffer rules: the needed
+/// size is always reported, a short buffer is `ERROR_INSUFFICIENT_BUFFER`, a NULL `pbData` with
+/// a size is `SCARD_E_INVALID_PARAMETER`, and on success `*pdwDataLen` is the bytes written.
+#[test]
+fn items_110_111_112_property_sizes_and_buffers() {
+    let _g = serial();
+    let ctx = open();
+    let c = &ctx.csp;
+    c.set_property(prop::PIN_CONTEXT_STRING, Some(&utf16_bytes("ctx")), 0).unwrap();
+    let sizes: [(&str, u32, usize); 16] = [
+        (prop::FREE_SPACE, 0, 16),
+        (prop::CAPABILITIES, 0, 12),
+        (prop::KEY_SIZES, keyspec::AT_KEYEXCHANGE, 20),
+        (prop::READ_ONLY, 0, 4),
+        (prop::CACHE_MODE, 0, 4),
+        (prop::X509_ENROLLMENT, 0, 4),
+        (prop::CARD_GUID, 0, 16),
+        (prop::PIN_INFO, 1, 36),
+        (prop::LIST_PINS, 0, 4),
+        (prop::AUTHENTICATED_STATE, 0, 4),
+        (prop::PIN_STRENGTH_VERIFY, 1, 4),
+        (prop::PARENT_WINDOW, 0, 8),
+        (prop::PIN_CONTEXT_STRING, 0, 8),
+        (prop::KEY_IMPORT_SUPPORT, 0, 4),
+        (prop::PADDING_SCHEMES, prop::ASYMMETRIC_OPERATION, 4),
+        (prop::SERIAL_NO, 0, 25),
+    ];
+    for (name, flags, len) in sizes {
+        assert_eq!(c.get_property(name, flags).unwrap().len(), len, "{name}");
+        // A buffer one byte short: the needed size and ERROR_INSUFFICIENT_BUFFER.
+        let cap = u32::try_from(len - 1).unwrap();
+        let (rv, needed, _) = c.get_property_sized(name, flags, cap);
+        assert_eq!((rv.0, needed as usize), (code::ERROR_INSUFFICIENT_BUFFER, len), "{name}");
+        // A larger buffer: success and the bytes written.
+        let (rv, written, _) = c.get_property_sized(name, flags, 64);
+        assert_eq!((rv.0, written as usize), (0, len), "{name}");
+    }
+    for (name, flags) in [(prop::ENUM_ALGORITHMS, prop::ASYMMETRIC_OPERATION), (prop::CHAINING_MODES, 0)] {
+        let v = c.get_property(name, flags).unwrap();
+        assert!(v.len() >= 2 && v.ends_with(&[0, 0]) && v.len().is_multiple_of(2), "{name}: a UTF-16 multi-string");
+    }
+    assert_eq!(c.get_property(prop::ENUM_ALGORITHMS, prop::CIPHER_OPERATION).unwrap(), [0, 0], "no symmetric keys");
+    assert_eq!(err(c.get_property("Card Colour", 0)), code::SCARD_E_INVALID_PARAMETER);
+    for name in [prop::PIN_STRENGTH_CHANGE, prop::PIN_STRENGTH_UNBLOCK] {
+        assert_eq!(err(c.get_property(name, 0)), code::SCARD_E_UNSUPPORTED_FEATURE, "{name}: not used");
+    }
+}
+
+/// Items: 113, 117, 161, 162, 163, 164
+///
+/// `CP_CARD_READ_ONLY` is FALSE for a PIV card (it writes certificates with the management key
+/// and simulates the rest). An administrator can switch a context to read-only mode; the card
+/// then presents itself as a read-only card: every write is `SCARD_E_UNSUPPORTED_FEATURE`
+/// (not `SCARD_E_READ_ONLY_CARD`), no space and no key generation are offered, only the parent
+/// window and the PIN context string can be set, and reading, signing and PINs work as before.
+#[test]
+fn items_113_117_161_162_163_164_read_only_mode() {
+    let _g = serial();
+    let ctx = open();
+    let (c, cd) = (&ctx.csp, ctx.cd());
+    assert_eq!(dword(&c.get_property(prop::READ_ONLY, 0).unwrap()), 0, "a PIV card is not read-only");
+    assert_eq!(c.query_capabilities().unwrap(), (true, true));
+    let on = 1u32.to_le_bytes();
+    assert_eq!(ffi::set_property(cd, prop::READ_ONLY, Some(&on), 0), code::SCARD_W_SECURITY_VIOLATION);
+    ctx.user();
+    assert_eq!(ffi::set_property(cd, prop::READ_ONLY, Some(&on), 0), code::SCARD_W_SECURITY_VIOLATION, "admin only");
+    ctx.admin();
+    assert_eq!(ffi::set_property(cd, prop::READ_ONLY, Some(&on), 0), 0);
+    assert_eq!(dword(&c.get_property(prop::READ_ONLY, 0).unwrap()), 1, "advertised (item 161)");
+    // Item 163: the "No" entry points are SCARD_E_UNSUPPORTED_FEATURE.
+    let unsupported = [
+        ("CardCreateDirectory", ffi::create_directory(cd, "app", 1)),
+        ("CardDeleteDirectory", err(c.delete_directory("mscp"))),
+        ("CardCreateFile", ffi::create_file(cd, Some("mscp"), "f", 0, 1)),
+        ("CardWriteFile", err(c.write_file(None, "cardcf", &[0; 6]))),
+        ("CardDeleteFile", err(c.delete_file(Some("mscp"), "kxc00"))),
+        ("CardCreateContainer", err(c.create_container(4, 1, keyspec::AT_ECDHE_P256, 0, None))),
+        ("CardCreateContainerEx", err(c.create_container_ex(4, 1, keyspec::AT_ECDHE_P256, 0, 1))),
+        ("CardDeleteContainer", err(c.delete_container(0))),
+        ("CardSetContainerProperty", ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &1u32.to_le_bytes(), 0)),
+    ];
+    for (what, rv) in unsupported {
+        assert_eq!(rv, code::SCARD_E_UNSUPPORTED_FEATURE, "{what}");
+    }
+    // Item 164: no space, no key generation, no enrollment.
+    assert_eq!(ffi::free_space(cd, 0, 1).1[1..3], [0, 0]);
+    assert_eq!(dword(&c.get_property(prop::FREE_SPACE, 0).unwrap()[4..]), 0);
+    assert_eq!(c.query_capabilities().unwrap(), (true, false));
+    assert_eq!(c.get_property(prop::CAPABILITIES, 0).unwrap()[8..], [0, 0, 0, 0]);
+    assert_eq!(dword(&c.get_property(prop::X509_ENROLLMENT, 0).unwrap()), 0);
+    // Item 117: only the parent window and the PIN context string can be set.
+    assert_eq!(ffi::set_property(cd, prop::PARENT_WINDOW, Some(&0usize.to_le_bytes()), 0), 0);
+    assert_eq!(ffi::set_property(cd, prop::PIN_CONTEXT_STRING, None, 0), 0);
+    for (name, value) in [
+        (prop::CACHE_MODE, 3u32.to_le_bytes().to_vec()),
+        (prop::X509_ENROLLMENT, 1u32.to_le_bytes().to_vec()),
+        (prop::CARD_GUID, vec![7; 16]),
+        (prop::SERIAL_NO, vec![1; 4]),
+    ] {
+        let rv = ffi::set_property(cd, name, Some(&value), 0);
+        assert!(rv == code::SCARD_E_UNSUPPORTED_FEATURE || rv == code::SCARD_W_SECURITY_VIOLATION, "{name}: {rv:#x}");
+    }
+    // Item 162: what a read-only card must still do.
+    let hash = Sha256::digest(b"read-only").to_vec();
+    c.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None).unwrap();
+    assert_eq!(c.read_file(Some("mscp"), "kxc00").unwrap(), ctx.sim.certificate(0x9A).unwrap());
+    c.enum_files(Some("mscp")).unwrap();
+    c.file_info(None, "cardid").unwrap();
+    c.container_info(1).unwrap();
+    c.get_container_property(0, prop::PIN_IDENTIFIER).unwrap();
+    c.query_key_sizes(keyspec::AT_ECDSA_P256).unwrap();
+    c.deauthenticate_ex(pin::set_of(pin::ROLE_USER)).unwrap();
+    c.authenticate_pin("user", b"123456").unwrap();
+    // CP_CARD_READ_ONLY itself stays the administrator's (§4.5.5): back to read-write.
+    assert_eq!(ffi::set_property(cd, prop::READ_ONLY, Some(&0u32.to_le_bytes()), 0), 0);
+    c.create_container(4, 1, keyspec::AT_ECDHE_P256, 0, None).unwrap();
+    assert_eq!(c.query_capabilities().unwrap(), (true, true));
+}
+
+/// Items: 114, 115, 116
+///
+/// `CardSetProperty`: flags, unsupported and read-only properties; the administrator's
+/// properties need `ROLE_ADMIN`, and once set are honoured (the cache mode decides whether the
+/// CSP's cache is used; the GUID is the one `cardid` shows, whether set by property or by
+/// writing `cardid`); `PIN_INFO` cannot change on PIV; the parent window and the context string
+/// are everyone's, checked and copied.
+#[test]
+fn items_114_115_116_set_property() {
+    let _g = serial();
+    let cache = Arc::new(Mutex::new(CspCache::default()));
+    let options = AcquireOptions { cache: Some(cache.clone()), ..AcquireOptions::default() };
+    let ctx = open_with(PivSim::default_card().unwrap(), &options).unwrap();
+    let (c, cd) = (&ctx.csp, ctx.cd());
+    let hwnd = 0x42usize.to_le_bytes();
+    // Item 114.
+    assert_eq!(ffi::set_property(cd, prop::PARENT_WINDOW, Some(&hwnd), 1), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(ffi::set_property(cd, "Card Colour", Some(&[1]), 0), code::SCARD_E_UNSUPPORTED_FEATURE);
+    for name in [
+        prop::FREE_SPACE,
+        prop::CAPABILITIES,
+        prop::KEY_SIZES,
+        prop::LIST_PINS,
+        prop::AUTHENTICATED_STATE,
+        prop::KEY_IMPORT_SUPPORT,
+        prop::ENUM_ALGORITHMS,
+        prop::PADDING_SCHEMES,
+        prop::CHAINING_MODES,
+    ] {
+        let rv = ffi::set_property(cd, name, Some(&[0; 20]), 0);
+        assert!(rv == code::SCARD_E_UNSUPPORTED_FEATURE || rv == code::SCARD_W_SECURITY_VIOLATION, "{name}: {rv:#x}");
+    }
+    // Item 116: the parent window is an HWND (8 bytes; 0 allowed); the context string is copied.
+    assert_eq!(ffi::set_property(cd, prop::PARENT_WINDOW, Some(&hwnd[..4]), 0), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(ffi::set_property(cd, prop::PARENT_WINDOW, Some(&0usize.to_le_bytes()), 0), 0);
+    assert_eq!(ffi::set_property(cd, prop::PARENT_WINDOW, Some(&hwnd), 0), 0);
+    assert_eq!(c.get_property(prop::PARENT_WINDOW, 0).unwrap(), hwnd);
+    let mut text = utf16_bytes("Sign the lease");
+    assert_eq!(ffi::set_property(cd, prop::PIN_CONTEXT_STRING, Some(&text), 0), 0);
+    text.fill(0x41);
+    drop(text);
+    assert_eq!(c.get_property(prop::PIN_CONTEXT_STRING, 0).unwrap(), utf16_bytes("Sign the lease"));
+    assert_eq!(ffi::set_property(cd, prop::PIN_CONTEXT_STRING, None, 0), 0, "pbData may be NULL");
+    // Item 115: the administrator's properties.
+    let admin_props: [(&str, Vec<u8>, u32); 6] = [
+        (prop::CACHE_MODE, 3u32.to_le_bytes().to_vec(), 0),
+        (prop::X509_ENROLLMENT, 1u32.to_le_bytes().to_vec(), 0),
+        (prop::CARD_GUID, vec![0x5A; 16], 0),
+        (prop::SERIAL_NO, vec![1; 25], 0),
+        (prop::PIN_INFO, c.get_property(prop::PIN_INFO, 1).unwrap(), 1),
+        (prop::PIN_STRENGTH_VERIFY, 1u32.to_le_bytes().to_vec(), 1),
+    ];
+    ctx.user();
+    for (name, value, flags) in &admin_props {
+        assert_eq!(ffi::set_property(cd, name, Some(value), *flags), code::SCARD_W_SECURITY_VIOLATION, "{name}");
+    }
+    ctx.admin();
+    // What PIV cannot change is unsupported (a PIN_INFO it cannot honour included).
+    for (name, value, flags) in &admin_props[3..] {
+        assert_eq!(ffi::set_property(cd, name, Some(value), *flags), code::SCARD_E_UNSUPPORTED_FEATURE, "{name}");
+    }
+    // The cache mode is honoured: NO_CACHE, and the CSP's cache is no longer used.
+    assert_eq!(ffi::set_property(cd, prop::CACHE_MODE, Some(&3u32.to_le_bytes()), 0), 0);
+    assert_eq!(dword(&c.get_property(prop::CACHE_MODE, 0).unwrap()), prop::CACHE_MODE_NO_CACHE);
+    assert_eq!(ffi::set_property(cd, prop::CACHE_MODE, Some(&4u32.to_le_bytes()), 0), code::SCARD_E_INVALID_PARAMETER);
+    let counts = || {
+        let c = cache.lock().unwrap();
+        (c.lookups, c.adds)
+    };
+    let before = counts();
+    c.read_file(Some("mscp"), "cmapfile").unwrap();
+    c.read_file(Some("mscp"), "kxc00").unwrap();
+    assert_eq!(counts(), before, "NO_CACHE: no cache callback");
+    assert_eq!(ffi::set_property(cd, prop::X509_ENROLLMENT, Some(&1u32.to_le_bytes()), 0), 0);
+    assert_eq!(dword(&c.get_property(prop::X509_ENROLLMENT, 0).unwrap()), 1);
+    // The GUID: by property, then by cardid, read back the same both ways.
+    assert_eq!(ffi::set_property(cd, prop::CARD_GUID, Some(&[0x5A; 16]), 0), 0);
+    assert_eq!(c.read_file(None, "cardid").unwrap(), [0x5A; 16]);
+    assert_eq!(c.get_property(prop::CARD_GUID, 0).unwrap(), [0x5A; 16]);
+    assert_eq!(ctx.sim.guid(), Some([0x5A; 16]), "written to the card's CHUID");
+    c.write_file(None, "cardid", &[0xA5; 16]).unwrap();
+    assert_eq!(c.get_property(prop::CARD_GUID, 0).unwrap(), [0xA5; 16]);
+    assert_eq!(c.read_file(None, "cardid").unwrap(), [0xA5; 16]);
+    assert_eq!(ffi::set_property(cd, prop::CARD_GUID, Some(&[1; 15]), 0), code::SCARD_E_INVALID_PARAMETER);
+}
+
+/// Items: 118, 119
+///
+/// `CardQueryCapabilities` (version 0 or 1, equal to `CP_CARD_CAPABILITIES`) and
+/// `CardQueryKeySizes` (flags, undefined and unsupported key specs, ECC sizes with increment 1,
+/// equal to `CP_CARD_KEYSIZES`).
+#[test]
+fn items_118_119_capabilities_and_key_sizes() {
+    let _g = serial();
+    let ctx = open();
+    let (c, cd) = (&ctx.csp, ctx.cd());
+    for version in [0, 1] {
+        assert_eq!(ffi::capabilities(cd, version), (0, [1, 1, 1]), "version {version}");
+    }
+    assert_eq!(ffi::capabilities(cd, 2).0, code::ERROR_REVISION_MISMATCH);
+    assert_eq!(c.get_property(prop::CAPABILITIES, 0).unwrap(), [1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0]);
+    let expected = [
+        (keyspec::AT_KEYEXCHANGE, [1, 1024, 2048, 4096, 1024]),
+        (keyspec::AT_SIGNATURE, [1, 1024, 2048, 4096, 1024]),
+        (keyspec::AT_ECDSA_P256, [1, 256, 256, 256, 1]),
+        (keyspec::AT_ECDSA_P384, [1, 384, 384, 384, 1]),
+        (keyspec::AT_ECDHE_P256, [1, 256, 256, 256, 1]),
+        (keyspec::AT_ECDHE_P384, [1, 384, 384, 384, 1]),
+    ];
+    for (spec, sizes) in expected {
+        let (rv, got) = ffi::query_key_sizes(cd, spec, 0);
+        assert_eq!((rv, got), (0, sizes), "key spec {spec}");
+        let prop_value: Vec<u32> = c.get_property(prop::KEY_SIZES, spec).unwrap().chunks(4).map(dword).collect();
+        assert_eq!(prop_value, sizes, "CP_CARD_KEYSIZES for {spec}");
+    }
+    for spec in [keyspec::AT_ECDSA_P521, keyspec::AT_ECDHE_P521] {
+        assert_eq!(ffi::query_key_sizes(cd, spec, 0).0, code::SCARD_E_UNSUPPORTED_FEATURE, "defined, unsupported");
+    }
+    for spec in [0, 9, 0x100] {
+        assert_eq!(ffi::query_key_sizes(cd, spec, 0).0, code::SCARD_E_INVALID_PARAMETER, "undefined {spec}");
+    }
+    assert_eq!(ffi::query_key_sizes(cd, keyspec::AT_ECDSA_P256, 1).0, code::SCARD_E_INVALID_PARAMETER);
+}
+
+/// Items: 120, 121
+///
+/// Container properties: `CCP_CONTAINER_INFO`, `CCP_PIN_IDENTIFIER`, `CCP_ASSOCIATED_ECDH_KEY`;
+/// flags, unknown properties, short buffers, missing containers; setting the PIN identifier
+/// (user or admin only, never ROLE_ADMIN, fixed per PIV slot) and the associated ECDH key.
+#[test]
+fn items_120_121_container_properties() {
+    let _g = serial();
+    let sim = PivSim::builder(b"checklist-ccp")
+        .generate(0x9A, KeyAlgorithm::EccP256)
+        .generate(0x9D, KeyAlgorithm::EccP256)
+        .generate(0x82, KeyAlgorithm::EccP256)
+        .build()
+        .unwrap();
+    let ctx = open_sim(sim);
+    let cd = ctx.cd();
+    // CardGetContainerProperty (item 120).
+    let (rv, needed, _) = ffi::container_property(cd, 0, prop::CONTAINER_INFO, 39, 0);
+    assert_eq!((rv, needed), (code::ERROR_INSUFFICIENT_BUFFER, 40));
+    assert_eq!(ffi::container_property(cd, 0, prop::CONTAINER_INFO, 40, 0).0, 0);
+    let (rv, needed, pin_id) = ffi::container_property(cd, 0, prop::PIN_IDENTIFIER, 4, 0);
+    assert_eq!((rv, needed, dword(&pin_id)), (0, 4, pin::ROLE_USER));
+    let (rv, needed, _) = ffi::container_property(cd, 0, prop::PIN_IDENTIFIER, 3, 0);
+    assert_eq!((rv, needed), (code::ERROR_INSUFFICIENT_BUFFER, 4));
+    assert_eq!(ffi::container_property(cd, 0, "Colour", 64, 0).0, code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(ffi::container_property(cd, 0, prop::PIN_IDENTIFIER, 64, 1).0, code::SCARD_E_INVALID_PARAMETER);
+    for index in [1, 3, 30, 255] {
+        for name in [prop::CONTAINER_INFO, prop::PIN_IDENTIFIER, prop::ASSOCIATED_ECDH_KEY] {
+            let rv = ffi::container_property(cd, index, name, 64, 0).0;
+            assert_eq!(rv, code::SCARD_E_NO_KEY_CONTAINER, "{name} of empty container {index}");
+        }
+    }
+    let (rv, _, assoc) = ffi::container_property(cd, 0, prop::ASSOCIATED_ECDH_KEY, 64, 0);
+    assert_eq!((rv, assoc[0]), (0, 2), "9A's ECDSA key is paired with 9D's ECDH key");
+    // CardSetContainerProperty (item 121).
+    let one = pin::ROLE_USER.to_le_bytes();
+    assert_eq!(ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &one, 0), code::SCARD_W_SECURITY_VIOLATION);
+    ctx.user();
+    assert_eq!(ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &one, 1), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(ffi::set_container_property(cd, 0, "Colour", &one, 0), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(ffi::set_container_property(cd, 1, prop::PIN_IDENTIFIER, &one, 0), code::SCARD_E_NO_KEY_CONTAINER);
+    assert_eq!(ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &one, 0), 0, "its current PIN");
+    let admin = pin::ROLE_ADMIN.to_le_bytes();
+    assert_eq!(ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &admin, 0), code::SCARD_E_INVALID_PARAMETER);
+    let three = 3u32.to_le_bytes();
+    assert_eq!(
+        ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &three, 0),
+        code::SCARD_E_UNSUPPORTED_FEATURE,
+        "a PIV slot's PIN policy is fixed"
+    );
+    assert_eq!(ffi::set_container_property(cd, 0, prop::ASSOCIATED_ECDH_KEY, &[4], 0), 0);
+    assert_eq!(ffi::container_property(cd, 0, prop::ASSOCIATED_ECDH_KEY, 64, 0).2[0], 4);
+    assert_eq!(
+        ffi::set_container_property(cd, 0, prop::ASSOCIATED_ECDH_KEY, &[0], 0),
+        code::SCARD_E_INVALID_PARAMETER,
+        "not an ECDH key"
+    );
+    assert_eq!(ffi::set_container_property(cd, 0, prop::ASSOCIATED_ECDH_KEY, &[9], 0), code::SCARD_E_NO_KEY_CONTAINER);
+}
+
+// ===== K. Key containers and public-key blobs =====
+
+/// Items: 9, 122, 123, 124, 125, 128, 129, 130, 131, 132
+///
+/// Containers: the CSP's index is the PIV slot (index 4 = retired slot 82, its cmapfile record
+/// and its key); key generation's key specs and sizes (undefined specs, wrong sizes, P-521 and
+/// imports unsupported, checked first and without card I/O); out-of-range indexes; overwriting;
+/// `CardCreateContainerEx`'s PIN id; deleting what is not there; `CardGetContainerInfo`'s
+/// versions and empty containers; ECC blobs of both kinds and sizes.
+#[test]
+fn items_122_to_125_128_to_132_containers() {
+    let _g = serial();
+    let ctx = open_sim(
+        PivSim::builder(b"checklist-keys")
+            .generate(0x9A, KeyAlgorithm::EccP384)
+            .generate(0x9D, KeyAlgorithm::EccP384)
+            .build()
+            .unwrap(),
+    );
+    let cd = ctx.cd();
+    ctx.user();
+    ctx.admin();
+    // Checked before card I/O, unsupported conditions first (items 9, 123, 124).
+    let apdus = ctx.apdus();
+    let refused = [
+        ("KEY_IMPORT with a blob", ffi::create_container(cd, 4, 2, 1, 2048, Some(&[7, 2, 0, 0, 0, 0xA4, 0, 0]), None)),
+        ("KEY_IMPORT without a blob", ffi::create_container(cd, 4, 2, 1, 2048, None, None)),
+        ("KEY_IMPORT, Ex, PinId 9", ffi::create_container(cd, 4, 2, 1, 2048, None, Some(9))),
+        ("P-521 ECDSA", ffi::create_container(cd, 4, 1, keyspec::AT_ECDSA_P521, 0, None, None)),
+        ("P-521 ECDH, Ex, PinId 9", ffi::create_container(cd, 4, 1, keyspec::AT_ECDHE_P521, 0, None, Some(9))),
+    ];
+    for (what, rv) in refused {
+        assert_eq!(rv, code::SCARD_E_UNSUPPORTED_FEATURE, "{what}");
+    }
+    let invalid = [
+        ("flags 0", ffi::create_container(cd, 4, 0, keyspec::AT_ECDHE_P256, 0, None, None)),
+        ("flags 3", ffi::create_container(cd, 4, 3, keyspec::AT_ECDHE_P256, 0, None, None)),
+        ("key spec 0", ffi::create_container(cd, 4, 1, 0, 0, None, None)),
+        ("key spec 9", ffi::create_container(cd, 4, 1, 9, 0, None, None)),
+        ("ECC key size 123", ffi::create_container(cd, 4, 1, keyspec::AT_ECDHE_P256, 123, None, None)),
+        ("RSA key size 1000", ffi::create_container(cd, 4, 1, keyspec::AT_KEYEXCHANGE, 1000, None, None)),
+        ("Ex PinId 8", ffi::create_container(cd, 4, 1, keyspec::AT_ECDHE_P256, 0, None, Some(8))),
+        ("Ex ROLE_ADMIN", ffi::create_container(cd, 4, 1, keyspec::AT_ECDHE_P256, 0, None, Some(pin::ROLE_ADMIN))),
+    ];
+    for (what, rv) in invalid {
+        assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "{what}");
+    }
+    assert_eq!(ctx.apdus(), apdus, "no card I/O for a refused request");
+    // Index = slot (item 122); out of range (item 125).
+    for index in [24, 100, 255] {
+        let rv = ffi::create_container(cd, index, 1, keyspec::AT_ECDHE_P256, 0, None, None);
+        assert_eq!(rv, code::SCARD_E_NO_KEY_CONTAINER, "index {index}");
+    }
+    assert_eq!(ffi::create_container(cd, 4, 1, keyspec::AT_ECDHE_P256, 0, None, None), 0);
+    let first = ctx.csp.container_info(4).unwrap().1;
+    assert_eq!(&first[..8], &[0x45, 0x43, 0x4B, 0x31, 32, 0, 0, 0], "BCRYPT_ECDH_PUBLIC_P256_MAGIC, cbKey 32");
+    let slot82 = ctx.sim.public_key(0x82).unwrap();
+    assert_eq!(&slot82[slot82.len() - 64..], &first[8..], "container 4 is the key in slot 82");
+    // Overwritten by a new key (item 125); Ex with the slot's own PIN (item 128).
+    let rv = ffi::create_container(cd, 4, 1, keyspec::AT_ECDHE_P256, 256, None, Some(pin::ROLE_USER));
+    assert_eq!(rv, 0);
+    let second = ctx.csp.container_info(4).unwrap().1;
+    assert_ne!(second, first, "the existing container was overwritten");
+    let rv = ffi::create_container(cd, 5, 1, keyspec::AT_ECDHE_P256, 0, None, Some(3));
+    assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "a retired slot is guarded by the user PIN, not PIN 3");
+    assert_eq!(ctx.csp.get_container_property(4, prop::PIN_IDENTIFIER).unwrap(), pin::ROLE_USER.to_le_bytes());
+    // CardDeleteContainer (item 129): nothing there is success.
+    for index in [5, 23, 24, 255] {
+        assert_eq!(ffi::delete_container(cd, index, 0), 0, "index {index}");
+    }
+    // CardGetContainerInfo (item 130): versions, empty containers, no authentication needed.
+    assert_eq!(ffi::structure_version_codes(cd, 2).iter().filter(|(w, _)| w.contains("Container")).count(), 2);
+    for (what, rv) in ffi::structure_version_codes(cd, 2) {
+        assert_eq!(rv, code::ERROR_REVISION_MISMATCH, "{what} version 2");
+    }
+    for (what, rv) in ffi::structure_version_codes(cd, 0) {
+        assert_eq!(rv, 0, "{what} version 0 is taken as 1");
+    }
+    ctx.csp.deauthenticate_ex(pin::set_of(pin::ROLE_USER)).unwrap();
+    for index in [1, 3, 5, 24, 255] {
+        assert_eq!(ffi::container_info_blobs(cd, index, 0).0, code::SCARD_E_NO_KEY_CONTAINER, "index {index}");
+    }
+    // ECC blobs (items 131, 132): ECDSA in the signature slot, ECDH in the key-exchange slot.
+    let (rv, sig, kx) = ffi::container_info_blobs(cd, 0, 0);
+    assert_eq!(rv, 0);
+    assert!(kx.is_none(), "an absent key: NULL and 0");
+    let sig = sig.unwrap();
+    assert_eq!((dword(&sig), dword(&sig[4..]), sig.len()), (crypt::ECDSA_PUBLIC_P384_MAGIC, 48, 8 + 96));
+    let (_, sig, kx) = ffi::container_info_blobs(cd, 2, 0);
+    assert!(sig.is_none());
+    let kx = kx.unwrap();
+    assert_eq!((dword(&kx), dword(&kx[4..]), kx.len()), (crypt::ECDH_PUBLIC_P384_MAGIC, 48, 8 + 96));
+    let spki = ctx.sim.public_key(0x9D).unwrap();
+    assert_eq!(&spki[spki.len() - 96..], &kx[8..], "X || Y, big-endian");
+}
+
+/// Items: 127
+///
+/// Deviation, by PIV's design: creating a container (key generation) needs the card
+/// management key, i.e. ROLE_ADMIN, and the user PIN alone is refused by the card — the
+/// opposite of the specification's "only users create containers". The driver reports
+/// `CP_SUPPORTS_WIN_X509_ENROLLMENT` FALSE so the CSP does not try; keys are generated by an
+/// administrator (`mdtool keygen`).
+#[test]
+fn item_127_container_creation_needs_the_piv_management_key() {
+    let _g = serial();
+    let ctx = open();
+    ctx.user();
+    assert_eq!(
+        err(ctx.csp.create_container(4, 1, keyspec::AT_ECDHE_P256, 0, None)),
+        code::SCARD_W_SECURITY_VIOLATION,
+        "the user alone: the card refuses GENERATE"
+    );
+    assert_eq!(dword(&ctx.csp.get_property(prop::X509_ENROLLMENT, 0).unwrap()), 0);
+    ctx.admin();
+    ctx.csp.create_container(4, 1, keyspec::AT_ECDHE_P256, 0, None).unwrap();
+    // Both users and admins may query and delete.
+    ctx.csp.container_info(4).unwrap();
+    ctx.csp.delete_container(3).unwrap();
+    assert_eq!(err(ctx.csp.container_info(3)), code::SCARD_E_NO_KEY_CONTAINER);
+}
+
+// ===== L. Cryptographic operations =====
+
+/// Items: 134, 135, 136, 137, 141
+///
+/// `CardSignData`: structure versions (1 and 2; padding information needs 2), containers, key
+/// specs (undefined, defined but unsupported, not this container's), hashes and paddings the
+/// card does not support, the accepted flags, and `CARD_BUFFER_SIZE_ONLY` (the size only, no
+/// card I/O, `pbSignedData` untouched).
+#[test]
+fn items_134_135_136_137_141_sign_arguments() {
+    let _g = serial();
+    let ctx = open();
+    ctx.user();
+    let cd = ctx.cd();
+    let hash = Sha256::digest(b"to sign").to_vec();
+    let call = |version, index, key_spec, flags, alg_id, padding: Option<(u32, Option<&str>)>| ffi::SignCall {
+        version,
+        index,
+        key_spec,
+        flags: flags | if padding.is_some() { crypt::PADDING_INFO_PRESENT } else { 0 },
+        alg_id,
+        data: hash.clone(),
+        padding: padding.map(|(t, a)| (t, a.map(str::to_owned))),
+    };
+    let sign = |c: &ffi::SignCall| ffi::sign(cd, c);
+    // Versions (item 135): 1 and 2 work without padding information.
+    let rsa = rsa_key(&ctx.sim, 0x9A);
+    for version in [1, 2] {
+        let out = sign(&call(version, 0, keyspec::AT_KEYEXCHANGE, 0, crypt::CALG_SHA_256, None));
+        assert_eq!(out.code, 0, "version {version}");
+        crypto::verify_pkcs1(&rsa, Some(HashAlg::Sha256), &hash, &le(out.signature.unwrap())).unwrap();
+    }
+    for version in [0, 3] {
+        let out = sign(&call(version, 0, keyspec::AT_KEYEXCHANGE, 0, crypt::CALG_SHA_256, None));
+        assert_eq!(out.code, code::ERROR_REVISION_MISMATCH, "version {version}");
+    }
+    let out = sign(&call(1, 0, keyspec::AT_KEYEXCHANGE, 0, 0, Some((crypt::PADDING_PKCS1, Some("SHA256")))));
+    assert_eq!(out.code, code::ERROR_REVISION_MISMATCH, "padding information in the basic version");
+    // Containers and key specs (item 136).
+    let h = crypt::CALG_SHA_256;
+    let cases = [
+        ("no container 9", call(2, 9, keyspec::AT_KEYEXCHANGE, 0, h, None), code::SCARD_E_NO_KEY_CONTAINER),
+        ("no container 200", call(2, 200, keyspec::AT_KEYEXCHANGE, 0, h, None), code::SCARD_E_NO_KEY_CONTAINER),
+        ("key spec 0", call(2, 0, 0, 0, h, None), code::SCARD_E_INVALID_PARAMETER),
+        ("key spec 9", call(2, 0, 9, 0, h, None), code::SCARD_E_INVALID_PARAMETER),
+        (
+            "P-521: defined, unsupported",
+            call(2, 1, keyspec::AT_ECDSA_P521, 0, 0, None),
+            code::SCARD_E_UNSUPPORTED_FEATURE,
+        ),
+        ("no signature key in 0", call(2, 0, keyspec::AT_SIGNATURE, 0, h, None), code::SCARD_E_NO_KEY_CONTAINER),
+        (
+            "CALG_MD2: a hash it lacks",
+            call(2, 0, keyspec::AT_KEYEXCHANGE, 0, 0x8001, None),
+            code::SCARD_E_UNSUPPORTED_FEATURE,
+        ),
+        (
+            "CALG_RSA_SIGN: not a hash",
+            call(2, 0, keyspec::AT_KEYEXCHANGE, 0, 0x2400, None),
+            code::SCARD_E_INVALID_PARAMETER,
+        ),
+        (
+            "PKCS1 with MD4",
+            call(2, 0, keyspec::AT_KEYEXCHANGE, 0, 0, Some((crypt::PADDING_PKCS1, Some("MD4")))),
+            code::SCARD_E_UNSUPPORTED_FEATURE,
+        ),
+        (
+            "PKCS1 with an unknown name",
+            call(2, 0, keyspec::AT_KEYEXCHANGE, 0, 0, Some((crypt::PADDING_PKCS1, Some("FOO")))),
+            code::SCARD_E_INVALID_PARAMETER,
+        ),
+        ("padding type 3", call(2, 0, keyspec::AT_KEYEXCHANGE, 0, 0, Some((3, None))), code::SCARD_E_INVALID_PARAMETER),
+        ("flag 0x2 (item 137)", call(2, 0, keyspec::AT_KEYEXCHANGE, 0x2, h, None), code::SCARD_E_INVALID_PARAMETER),
+    ];
+    for (what, c, expected) in cases {
+        assert_eq!(sign(&c).code, expected, "{what}");
+    }
+    // CRYPT_NOHASHOID is accepted (item 137).
+    assert_eq!(sign(&call(2, 0, keyspec::AT_KEYEXCHANGE, crypt::NOHASHOID, h, None)).code, 0);
+    // CARD_BUFFER_SIZE_ONLY (item 141).
+    let p384 = open_sim(PivSim::builder(b"checklist-p384").generate(0x9E, KeyAlgorithm::EccP384).build().unwrap());
+    p384.csp.container_info(3).unwrap(); // the key's size is learnt once, as a CSP does first
+    let apdus = (ctx.apdus(), p384.apdus());
+    for (cd, index, spec, size) in [
+        (cd, 0, keyspec::AT_KEYEXCHANGE, 256),
+        (cd, 3, keyspec::AT_ECDSA_P256, 64),
+        (p384.cd(), 3, keyspec::AT_ECDSA_P384, 96),
+    ] {
+        let out = ffi::sign(cd, &call(2, index, spec, crypt::BUFFER_SIZE_ONLY, h, None));
+        assert_eq!((out.code, out.cb, out.pb_untouched), (0, size, true), "container {index}");
+    }
+    assert_eq!((ctx.apdus(), p384.apdus()), apdus, "no card I/O for the size");
+}
+
+/// Items: 143, 144, 145, 146, 147, 148
+///
+/// `CardRSADecrypt`: versions, key specs, containers, short buffers; the output in place,
+/// little-endian: the whole block for version 1 or `CARD_PADDING_NONE`, the message (and its
+/// length) for PKCS#1 and OAEP; every bad padding gives one and the same error (no oracle),
+/// and without unpadding any ciphertext decrypts.
+#[test]
+fn items_143_to_148_rsa_decryption_rules() {
+    let _g = serial();
+    let ctx = open();
+    ctx.user();
+    let cd = ctx.cd();
+    let key = rsa_key(&ctx.sim, 0x9D);
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let msg = b"sixteen byte key";
+    let ct = le(key.encrypt(&mut rng, rsa::Pkcs1v15Encrypt, msg).unwrap());
+    let run = |version, index, spec, data: &[u8], padding, oaep| {
+        let mut buf = data.to_vec();
+        let (rv, cb) = ffi::rsa_decrypt(cd, version, index, spec, &mut buf, padding, oaep);
+        buf.truncate(cb as usize);
+        (rv, cb, buf)
+    };
+    // Versions (item 144), key specs and containers (item 145), buffer (item 146).
+    for version in [0, 3] {
+        assert_eq!(
+            run(version, 2, keyspec::AT_KEYEXCHANGE, &ct, crypt::PADDING_PKCS1, None).0,
+            code::ERROR_REVISION_MISMATCH
+        );
+    }
+    assert_eq!(run(1, 2, keyspec::AT_KEYEXCHANGE, &ct, crypt::PADDING_NONE, None).0, code::ERROR_REVISION_MISMATCH);
+    for spec in [keyspec::AT_SIGNATURE, keyspec::AT_ECDHE_P256, 0] {
+        assert_eq!(
+            run(2, 2, spec, &ct, crypt::PADDING_PKCS1, None).0,
+            code::SCARD_E_INVALID_PARAMETER,
+            "key spec {spec}"
+        );
+    }
+    assert_eq!(run(2, 9, keyspec::AT_KEYEXCHANGE, &ct, crypt::PADDING_PKCS1, None).0, code::SCARD_E_NO_KEY_CONTAINER);
+    assert_eq!(
+        run(2, 2, keyspec::AT_KEYEXCHANGE, &ct[..255], crypt::PADDING_PKCS1, None).0,
+        code::SCARD_E_INSUFFICIENT_BUFFER
+    );
+    assert_eq!(
+        run(2, 2, keyspec::AT_KEYEXCHANGE, &ct, 4, None).0,
+        code::SCARD_E_INVALID_PARAMETER,
+        "PSS is not for decryption"
+    );
+    // Outputs (item 147).
+    let (rv, cb, plain) = run(2, 2, keyspec::AT_KEYEXCHANGE, &ct, crypt::PADDING_PKCS1, None);
+    assert_eq!((rv, cb, le(plain)), (0, 16, msg.to_vec()));
+    let ct_oaep = le(key.encrypt(&mut rng, rsa::Oaep::<Sha256>::new(), msg).unwrap());
+    let (rv, cb, plain) = run(2, 2, keyspec::AT_KEYEXCHANGE, &ct_oaep, crypt::PADDING_OAEP, Some(("SHA256", &[])));
+    assert_eq!((rv, cb, le(plain)), (0, 16, msg.to_vec()));
+    let (rv, cb, block) = run(2, 2, keyspec::AT_KEYEXCHANGE, &ct, crypt::PADDING_NONE, None);
+    assert_eq!((rv, cb), (0, 256), "the whole block");
+    assert_eq!(&crypto::pkcs1::decode_encryption_block(&le(block), 256).unwrap()[..], msg);
+    let v6 = open_with(PivSim::default_card().unwrap(), &AcquireOptions { version: 6, ..AcquireOptions::default() })
+        .unwrap();
+    v6.user();
+    let mut buf = ct;
+    let (rv, cb) = ffi::rsa_decrypt(v6.cd(), 1, 2, keyspec::AT_KEYEXCHANGE, &mut buf, 0, None);
+    assert_eq!((rv, cb), (0, 256), "version 1: the whole block, padding left to the CSP");
+    assert_eq!(&crypto::pkcs1::decode_encryption_block(&le(buf), 256).unwrap()[..], msg);
+    // No padding oracle (item 148): every malformed block, the same single error.
+    let raw = |block: &[u8]| le(crypto::raw_public(&key, block).unwrap());
+    let mut bad_pkcs1 = Vec::new();
+    let mut block = vec![0x00, 0x01];
+    block.extend(vec![0xFF; 237]);
+    block.push(0);
+    block.extend_from_slice(msg);
+    bad_pkcs1.push(raw(&block)); // block type 1
+    let mut block = vec![0x00, 0x02];
+    block.extend(vec![0x55; 254]);
+    bad_pkcs1.push(raw(&block)); // no separator
+    let mut block = vec![0x00, 0x02, 0x55, 0x00];
+    block.extend(vec![0x55; 252]);
+    bad_pkcs1.push(raw(&block)); // padding string too short
+    let mut block = vec![0x01, 0x02];
+    block.extend(vec![0x55; 237]);
+    block.push(0);
+    block.extend_from_slice(msg);
+    bad_pkcs1.push(raw(&block)); // first byte not 0
+    let mut codes = std::collections::BTreeSet::new();
+    for ct in &bad_pkcs1 {
+        codes.insert(run(2, 2, keyspec::AT_KEYEXCHANGE, ct, crypt::PADDING_PKCS1, None).0);
+        codes.insert(run(2, 2, keyspec::AT_KEYEXCHANGE, ct, crypt::PADDING_OAEP, Some(("SHA256", &[]))).0);
+        let (rv, cb, _) = run(2, 2, keyspec::AT_KEYEXCHANGE, ct, crypt::PADDING_NONE, None);
+        assert_eq!((rv, cb), (0, 256), "without unpadding, decryption succeeds");
+    }
+    let wrong_label = run(2, 2, keyspec::AT_KEYEXCHANGE, &ct_oaep, crypt::PADDING_OAEP, Some(("SHA256", b"label"))).0;
+    codes.insert(wrong_label);
+    assert_eq!(codes.len(), 1, "one generic error: {codes:x?}");
+    assert_ne!(codes.first().copied(), Some(0));
+}
+
+/// Items: 150, 151, 152
+///
+/// `CardConstructDHAgreement` (version 2 only, containers, the blob) with up to 255 agreements
+/// then `SCARD_E_NO_MEMORY`; `CardDeriveKey` (versions, KDF names, parameters, the SHA-1
+/// default, secret handles through `pfnCspGetDHAgreement`, `CARD_BUFFER_SIZE_ONLY`, no key
+/// handles without secure key injection); `CardDestroyDHAgreement` (invalid indexes).
+#[test]
+fn items_150_151_152_agreements_and_derivation() {
+    let _g = serial();
+    let ctx = open_sim(ecdh_card());
+    let cd = ctx.cd();
+    ctx.user();
+    let (blob, z) = peer_blob(&ctx.sim);
+    // Item 150.
+    assert_eq!(ffi::construct_agreement(cd, 1, 2, 0, &blob).0, code::ERROR_REVISION_MISMATCH);
+    assert_eq!(ffi::construct_agreement(cd, 3, 2, 0, &blob).0, code::ERROR_REVISION_MISMATCH);
+    assert_eq!(ffi::construct_agreement(cd, 2, 9, 0, &blob).0, code::SCARD_E_NO_KEY_CONTAINER);
+    assert_eq!(ffi::construct_agreement(cd, 2, 2, 0, &blob[..blob.len() - 1]).0, code::SCARD_E_INVALID_PARAMETER);
+    let mut agreements = Vec::new();
+    for i in 0..255 {
+        let (rv, index) = ffi::construct_agreement(cd, 2, 2, 0, &blob);
+        assert_eq!(rv, 0, "agreement {i}");
+        agreements.push(index);
+    }
+    agreements.sort_unstable();
+    agreements.dedup();
+    assert_eq!(agreements.len(), 255, "distinct indexes");
+    assert_eq!(ffi::construct_agreement(cd, 2, 2, 0, &blob).0, code::SCARD_E_NO_MEMORY, "no free slot");
+    let index = agreements[7];
+    ctx.csp.destroy_dh_agreement(index).unwrap();
+    assert_eq!(ffi::construct_agreement(cd, 2, 2, 0, &blob), (0, index), "a freed slot is reused");
+    // Item 151.
+    let derive = |c: ffi::DeriveCall| ffi::derive(cd, &c);
+    let base = ffi::DeriveCall { version: 2, kdf: "HASH".into(), agreement: index, capacity: 64, ..Default::default() };
+    let sha1 = {
+        use sha1::Digest as _;
+        sha1::Sha1::digest(&z).to_vec()
+    };
+    let out = derive(base.clone());
+    assert_eq!((out.code, out.key), (0, sha1.clone()), "no KDF_HASH_ALGORITHM: SHA-1");
+    let out = derive(ffi::DeriveCall { version: 1, ..base.clone() });
+    assert_eq!((out.code, out.key), (0, sha1.clone()), "version 1");
+    for version in [0, 3] {
+        assert_eq!(derive(ffi::DeriveCall { version, ..base.clone() }).code, code::ERROR_REVISION_MISMATCH);
+    }
+    for kdf in ["", "hash2", "PBKDF2", "CAPI_KDF"] {
+        assert_eq!(
+            derive(ffi::DeriveCall { kdf: kdf.into(), ..base.clone() }).code,
+            code::SCARD_E_INVALID_PARAMETER,
+            "{kdf:?}"
+        );
+    }
+    let unknown_param = ffi::DeriveCall { params: vec![(99, b"x".to_vec())], ..base.clone() };
+    assert_eq!(derive(unknown_param).code, code::SCARD_E_INVALID_PARAMETER);
+    let tls_param_for_hash = ffi::DeriveCall { params: vec![(5, vec![0; 64])], ..base.clone() };
+    assert_eq!(derive(tls_param_for_hash).code, code::SCARD_E_INVALID_PARAMETER, "a parameter the KDF does not take");
+    // A KDF_NCRYPT_SECRET_HANDLE parameter: the stand-in CSP's handles are index + 1.
+    let by_handle = ffi::DeriveCall { agreement: 255, secret_handle: Some(usize::from(index) + 1), ..base.clone() };
+    assert_eq!(derive(by_handle).key, sha1);
+    // CARD_BUFFER_SIZE_ONLY: only the size; the caller's buffer untouched.
+    let out = derive(ffi::DeriveCall { flags: crypt::BUFFER_SIZE_ONLY, ..base.clone() });
+    assert_eq!((out.code, out.cb, out.untouched), (0, 20, true));
+    let out = derive(ffi::DeriveCall { flags: crypt::BUFFER_SIZE_ONLY, capacity: 0, ..base.clone() });
+    assert_eq!((out.code, out.cb), (0, 20), "sized with no buffer at all");
+    let out = derive(ffi::DeriveCall { capacity: 10, ..base.clone() });
+    assert_eq!((out.code, out.key.as_slice()), (0, &sha1[..10]), "a shorter buffer takes the first bytes, as CNG does");
+    // Key handles need secure key injection.
+    assert_eq!(
+        derive(ffi::DeriveCall { flags: crypt::RETURN_KEY_HANDLE, ..base }).code,
+        code::SCARD_E_UNSUPPORTED_FEATURE
+    );
+    // Item 152.
+    assert_eq!(ffi::destroy_agreement(cd, 255, 0), code::SCARD_E_INVALID_PARAMETER, "no agreement 255");
+    assert_eq!(ffi::destroy_agreement(cd, index, 1), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(ffi::destroy_agreement(cd, index, 0), 0);
+    assert_eq!(ffi::destroy_agreement(cd, index, 0), code::SCARD_E_INVALID_PARAMETER, "already destroyed");
+    // Deviation (§4.7.4 "should"): destroying without authentication succeeds, so that the
+    // secret does not stay in memory until the context ends.
+    ctx.csp.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    assert_eq!(ffi::destroy_agreement(cd, agreements[0], 0), 0);
+}
+
+// ===== M. cardcf and the CSP cache =====
+
+/// Items: 153, 156, 157
+///
+/// `cardcf` is the 6-byte `CARD_CACHE_FILE_FORMAT`; a change the driver itself makes (a key
+/// generated with the management key, a new CHUID) and a change made elsewhere (another
+/// program rewrites the CHUID) both move its counters; PIV cannot store `cardcf`, so the card
+/// reports `CP_CACHE_MODE_SESSION_ONLY` and is not read-only.
+#[test]
+fn items_153_156_157_cardcf_and_cache_mode() {
+    let _g = serial();
+    let ctx = open();
+    let c = &ctx.csp;
+    let before = c.read_file(None, "cardcf").unwrap();
+    assert_eq!(before.len(), 6);
+    let cf = vfs::cardcf::CacheFile::decode(&before).unwrap();
+    assert_eq!(cf.encode(), before);
+    assert_eq!(cf.containers_freshness, u16::from_le_bytes([before[2], before[3]]), "little-endian words");
+    assert_eq!(cf.files_freshness, u16::from_le_bytes([before[4], before[5]]));
+    assert_eq!(dword(&c.get_property(prop::CACHE_MODE, 0).unwrap()), prop::CACHE_MODE_SESSION_ONLY);
+    assert_eq!(dword(&c.get_property(prop::READ_ONLY, 0).unwrap()), 0);
+    // The driver's own change (item 156).
+    ctx.admin();
+    c.create_container(4, 1, keyspec::AT_ECDHE_P256, 0, None).unwrap();
+    let after = vfs::cardcf::CacheFile::decode(&c.read_file(None, "cardcf").unwrap()).unwrap();
+    assert_ne!(after.containers_freshness, cf.containers_freshness);
+    assert_ne!(after.files_freshness, cf.files_freshness);
+    // A change by another program: a new CHUID.
+    let mid = c.read_file(None, "cardcf").unwrap();
+    ctx.sim.set_guid([0x31; 16]).unwrap();
+    assert_ne!(c.read_file(None, "cardcf").unwrap(), mid);
+}
+
+/// Items: 155, 156
+///
+/// A change made through one context is what the next context (same process, same CSP cache)
+/// sees: the driver does not serve a stale snapshot of the card from the CSP's cache after it
+/// changed the card itself.
+#[test]
+fn items_155_156_a_change_through_one_context_is_seen_by_the_next() {
+    let _g = serial();
+    let cache = Arc::new(Mutex::new(CspCache::default()));
+    let options = AcquireOptions { cache: Some(cache), ..AcquireOptions::default() };
+    let first = open_with(PivSim::default_card().unwrap(), &options).unwrap();
+    let cmap = first.csp.read_file(Some("mscp"), "cmapfile").unwrap();
+    first.admin();
+    first.csp.create_container(4, 1, keyspec::AT_ECDHE_P256, 0, None).unwrap();
+    let cert = first.sim.issue_certificate(0x82).unwrap();
+    first.csp.create_file(Some("mscp"), "kxc04", 0, 1).unwrap();
+    first.csp.write_file(Some("mscp"), "kxc04", &cert).unwrap();
+    first.csp.delete_container(3).unwrap();
+    let new_cmap = first.csp.read_file(Some("mscp"), "cmapfile").unwrap();
+    assert_ne!(new_cmap, cmap);
+    let second = first.another(&options);
+    drop(first);
+    assert_eq!(second.csp.read_file(Some("mscp"), "cmapfile").unwrap(), new_cmap);
+    assert_eq!(second.csp.read_file(Some("mscp"), "kxc04").unwrap(), cert);
+    assert_eq!(err(second.csp.container_info(3)), code::SCARD_E_NO_KEY_CONTAINER);
+}
