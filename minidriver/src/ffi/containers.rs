@@ -185,13 +185,8 @@ pub(super) unsafe extern "system" fn card_get_container_property(
 ) -> u32 {
     entry("CardGetContainerProperty", cd, |ctx, csp| {
         // SAFETY: a NUL-terminated UTF-16 name or NULL.
-        let name = unsafe { util::required_wide(name, "wszProperty is NULL")? };
-        need(pdw, "pdwDataLen is NULL")?;
+        let name = unsafe { util::get_property_args(name, pb, cb, pdw)? };
         util::flags_zero(flags)?;
-        // Checked before the container is looked up (card I/O); NULL with cbData 0 is a size query.
-        if pb.is_null() && cb != 0 {
-            return Err(Error::InvalidParameter("pbData is NULL"));
-        }
         match name.as_str() {
             prop::CONTAINER_INFO => {
                 let size = util::dword(size_of::<CONTAINER_INFO>())?;

@@ -4,7 +4,7 @@ use windows_sys::Win32::Security::Cryptography::{CARD_CAPABILITIES, CARD_DATA, C
 use windows_sys::core::PCWSTR;
 
 use super::entry;
-use super::util::{self, need, put};
+use super::util::{self, put};
 use crate::abi::{keyspec, pin, prop};
 use crate::context::{Context, CspCache, asymmetric_padding_schemes, settable_by_everyone};
 use crate::error::{Error, Result};
@@ -170,12 +170,7 @@ pub(super) unsafe extern "system" fn card_get_property(
 ) -> u32 {
     entry("CardGetProperty", cd, |ctx, csp| {
         // SAFETY: a NUL-terminated UTF-16 property name or NULL.
-        let name = unsafe { util::required_wide(name, "wszProperty is NULL")? };
-        need(pdw, "pdwDataLen is NULL")?;
-        // Checked before the value is computed (card I/O); NULL with cbData 0 is a size query.
-        if pb.is_null() && cb != 0 {
-            return Err(Error::InvalidParameter("pbData is NULL"));
-        }
+        let name = unsafe { util::get_property_args(name, pb, cb, pdw)? };
         if name == prop::PIN_INFO && !pb.is_null() && cb >= 4 {
             // SAFETY: the caller's buffer holds at least a DWORD.
             let v = unsafe { util::first_dword(pb) };

@@ -264,6 +264,21 @@ pub(crate) fn need<T>(p: *mut T, what: &'static str) -> Result<()> {
     if p.is_null() { Err(Error::InvalidParameter(what)) } else { Ok(()) }
 }
 
+/// The arguments every `Card*GetProperty` checks before any card I/O: the property's name,
+/// `pdwDataLen`, and `pbData` unless `cbData` is 0 (a size query).
+///
+/// # Safety
+/// As [`wide`] for `name`.
+pub(crate) unsafe fn get_property_args(name: *const u16, pb: *mut u8, cb: u32, pdw: *mut u32) -> Result<String> {
+    // SAFETY: forwarded contract.
+    let name = unsafe { required_wide(name, "wszProperty is NULL")? };
+    need(pdw, "pdwDataLen is NULL")?;
+    if pb.is_null() && cb != 0 {
+        return Err(Error::InvalidParameter("pbData is NULL"));
+    }
+    Ok(name)
+}
+
 /// A byte length as a `DWORD`.
 pub(crate) fn dword(n: usize) -> Result<u32> {
     u32::try_from(n).map_err(|_| Error::Unexpected("length exceeds a DWORD"))
