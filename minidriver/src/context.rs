@@ -605,7 +605,8 @@ pub(crate) fn hash_from_alg_id(alg_id: u32) -> Result<Option<HashAlg>> {
     })
 }
 
-/// A hash algorithm from a CNG name (`pszAlgId`), case-insensitively.
+/// A hash algorithm from a CNG hash identifier (`BCRYPT_*_ALGORITHM`: padding information's
+/// `pszAlgId`, a KDF's `KDF_HASH_ALGORITHM`), case-insensitively. The crate's one table of them.
 pub(crate) fn hash_from_name(name: &str) -> Result<HashAlg> {
     match name.to_ascii_uppercase().as_str() {
         "MD5" => Ok(HashAlg::Md5),
@@ -613,7 +614,10 @@ pub(crate) fn hash_from_name(name: &str) -> Result<HashAlg> {
         "SHA256" => Ok(HashAlg::Sha256),
         "SHA384" => Ok(HashAlg::Sha384),
         "SHA512" => Ok(HashAlg::Sha512),
-        "MD2" | "MD4" | "SHA224" | "RIPEMD160" => Err(Error::Unsupported("hash algorithm")),
+        // CNG identifiers of hashes this crate does not implement.
+        "MD2" | "MD4" | "SHA3-256" | "SHA3-384" | "SHA3-512" | "SHAKE128" | "SHAKE256" | "CSHAKE128" | "CSHAKE256" => {
+            Err(Error::Unsupported("hash algorithm"))
+        }
         _ => Err(Error::InvalidParameter("unknown hash algorithm name")),
     }
 }

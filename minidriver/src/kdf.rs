@@ -80,6 +80,7 @@ mod tests;
 
 use core::fmt;
 
+use card_edges::crypto::HashAlg;
 use digest::{Digest, KeyInit, Mac};
 use hmac::Hmac;
 use md5::Md5;
@@ -277,40 +278,31 @@ pub fn output_len(
     Ok(Plan::new(kdf, params, secret_len, use_secret_as_hmac_key, out_len)?.len())
 }
 
-/// The hash functions behind the KDFs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum HashAlg {
-    Md5,
-    Sha1,
-    Sha256,
-    Sha384,
-    Sha512,
+/// The hash functions behind the KDFs, over the crate's one [`HashAlg`]: MD5 and SHA-1/SHA-2
+/// (the name parser never yields [`HashAlg::Md5Sha1`], which is a signature format, not a hash).
+trait KdfHash: Copy {
+    /// `H(parts[0] ‖ parts[1] ‖ …)`.
+    fn digest(self, parts: &[&[u8]]) -> Result<Zeroizing<Vec<u8>>, KdfError>;
+    /// `HMAC_H(key, parts[0] ‖ parts[1] ‖ …)`.
+    fn mac(self, key: &[u8], parts: &[&[u8]]) -> Result<Zeroizing<Vec<u8>>, KdfError>;
+    /// Fills `out` with `P_H(secret, label ‖ seed)` (RFC 2246 §5, RFC 5246 §5).
+    fn p_hash(self, secret: &[u8], label: &[u8], seed: &[u8], out: &mut [u8]) -> Result<(), KdfError>;
 }
 
-impl HashAlg {
-    /// Output length in bytes.
-    const fn len(self) -> usize {
+const NOT_A_KDF_HASH: KdfError = KdfError::InvalidParameter("MD5+SHA1 is not a KDF hash");
+
+impl KdfHash for HashAlg {
+    fn digest(self, parts: &[&[u8]]) -> Result<Zeroizing<Vec<u8>>, KdfError> {
         match self {
-            Self::Md5 => 16,
-            Self::Sha1 => 20,
-            Self::Sha256 => 32,
-            Self::Sha384 => 48,
-            Self::Sha512 => 64,
+            Self::Md5 => Ok(digest_parts::<Md5>(parts)),
+            Self::Sha1 => Ok(digest_parts::<Sha1>(parts)),
+            Self::Sha256 => Ok(digest_parts::<Sha256>(parts)),
+            Self::Sha384 => Ok(digest_parts::<Sha384>(parts)),
+            Self::Sha512 => Ok(digest_parts::<Sha512>(parts)),
+            Self::Md5Sha1 => Err(NOT_A_KDF_HASH),
         }
     }
 
-    /// `H(parts[0] ‖ parts[1] ‖ …)`.
-    fn digest(self, parts: &[&[u8]]) -> Zeroizing<Vec<u8>> {
-        match self {
-            Self::Md5 => digest_parts::<Md5>(parts),
-            Self::Sha1 => digest_parts::<Sha1>(parts),
-            Self::Sha256 => digest_parts::<Sha256>(parts),
-            Self::Sha384 => digest_parts::<Sha384>(parts),
-            Self::Sha512 => digest_parts::<Sha512>(parts),
-        }
-    }
-
-    /// `HMAC_H(key, parts[0] ‖ parts[1] ‖ …)`.
     fn mac(self, key: &[u8], parts: &[&[u8]]) -> Result<Zeroizing<Vec<u8>>, KdfError> {
         match self {
             Self::Md5 => mac_parts(&keyed::<Hmac<Md5>>(key)?, parts),
@@ -318,17 +310,19 @@ impl HashAlg {
             Self::Sha256 => mac_parts(&keyed::<Hmac<Sha256>>(key)?, parts),
             Self::Sha384 => mac_parts(&keyed::<Hmac<Sha384>>(key)?, parts),
             Self::Sha512 => mac_parts(&keyed::<Hmac<Sha512>>(key)?, parts),
+            Self::Md5Sha1 => Err(NOT_A_KDF_HASH),
         }
     }
 
-    /// Fills `out` with `P_H(secret, label ‖ seed)` (RFC 2246 §5, RFC 5246 §5).
     fn p_hash(self, secret: &[u8], label: &[u8], seed: &[u8], out: &mut [u8]) -> Result<(), KdfError> {
+        let block = self.output_len();
         match self {
-            Self::Md5 => p_hash(&keyed::<Hmac<Md5>>(secret)?, self.len(), label, seed, out),
-            Self::Sha1 => p_hash(&keyed::<Hmac<Sha1>>(secret)?, self.len(), label, seed, out),
-            Self::Sha256 => p_hash(&keyed::<Hmac<Sha256>>(secret)?, self.len(), label, seed, out),
-            Self::Sha384 => p_hash(&keyed::<Hmac<Sha384>>(secret)?, self.len(), label, seed, out),
-            Self::Sha512 => p_hash(&keyed::<Hmac<Sha512>>(secret)?, self.len(), label, seed, out),
+            Self::Md5 => p_hash(&keyed::<Hmac<Md5>>(secret)?, block, label, seed, out),
+            Self::Sha1 => p_hash(&keyed::<Hmac<Sha1>>(secret)?, block, label, seed, out),
+            Self::Sha256 => p_hash(&keyed::<Hmac<Sha256>>(secret)?, block, label, seed, out),
+            Self::Sha384 => p_hash(&keyed::<Hmac<Sha384>>(secret)?, block, label, seed, out),
+            Self::Sha512 => p_hash(&keyed::<Hmac<Sha512>>(secret)?, block, label, seed, out),
+            Self::Md5Sha1 => Err(NOT_A_KDF_HASH),
         }
     }
 }
@@ -373,45 +367,32 @@ fn copy_prefix(dst: &mut [u8], src: &[u8]) {
     }
 }
 
-/// Resolves a `KDF_HASH_ALGORITHM` buffer: NUL-terminated (or not) UTF-16LE, compared
-/// ASCII-case-insensitively against the CNG algorithm identifiers.
+/// Resolves a `KDF_HASH_ALGORITHM` buffer: NUL-terminated (or not) UTF-16LE naming a CNG hash
+/// identifier ([`crate::context::hash_from_name`], the crate's one table of them).
 fn parse_hash_name(data: &[u8]) -> Result<HashAlg, KdfError> {
-    /// CNG hash identifiers (`BCRYPT_*_ALGORITHM`) this module does not implement.
-    const UNSUPPORTED: [&str; 9] =
-        ["MD2", "MD4", "SHA3-256", "SHA3-384", "SHA3-512", "SHAKE128", "SHAKE256", "CSHAKE128", "CSHAKE256"];
-    /// Longer than every identifier above; longer names are unknown.
+    /// Longer than every CNG hash identifier; longer names are unknown.
     const MAX_NAME: usize = 16;
-    const KNOWN: [(&str, HashAlg); 5] = [
-        ("MD5", HashAlg::Md5),
-        ("SHA1", HashAlg::Sha1),
-        ("SHA256", HashAlg::Sha256),
-        ("SHA384", HashAlg::Sha384),
-        ("SHA512", HashAlg::Sha512),
-    ];
 
     let not_cng = KdfError::InvalidParameter("KDF_HASH_ALGORITHM is not a CNG hash identifier");
     if !data.len().is_multiple_of(2) {
         return Err(KdfError::InvalidParameter("KDF_HASH_ALGORITHM is not UTF-16"));
     }
-    let mut name = [0u8; MAX_NAME];
-    let mut len = 0;
+    let mut name = String::new();
     for pair in data.chunks_exact(2) {
         let unit = <[u8; 2]>::try_from(pair).map_or(0, u16::from_le_bytes);
         if unit == 0 {
             break;
         }
-        let byte = u8::try_from(unit).ok().filter(u8::is_ascii).ok_or(not_cng)?;
-        *name.get_mut(len).ok_or(not_cng)? = byte;
-        len += 1;
+        let c = u8::try_from(unit).ok().filter(u8::is_ascii).ok_or(not_cng)?;
+        if name.len() == MAX_NAME {
+            return Err(not_cng);
+        }
+        name.push(char::from(c));
     }
-    let name = name.get(..len).unwrap_or_default();
-    if let Some((_, alg)) = KNOWN.iter().find(|(known, _)| known.as_bytes().eq_ignore_ascii_case(name)) {
-        return Ok(*alg);
-    }
-    if UNSUPPORTED.iter().any(|known| known.as_bytes().eq_ignore_ascii_case(name)) {
-        return Err(KdfError::Unsupported("hash algorithm not implemented"));
-    }
-    Err(not_cng)
+    crate::context::hash_from_name(&name).map_err(|e| match e {
+        crate::Error::Unsupported(_) => KdfError::Unsupported("hash algorithm not implemented"),
+        _ => not_cng,
+    })
 }
 
 /// Stores a parameter that may appear once.
@@ -512,7 +493,7 @@ impl<'a> Plan<'a> {
         Ok(match kdf {
             Kdf::Hash => {
                 let alg = inputs.hash.unwrap_or(HashAlg::Sha1);
-                Self::Hash { alg, prepend: inputs.prepend, append: inputs.append, len: clamp(alg.len()) }
+                Self::Hash { alg, prepend: inputs.prepend, append: inputs.append, len: clamp(alg.output_len()) }
             }
             Kdf::Hmac => {
                 let alg = inputs.hash.unwrap_or(HashAlg::Sha1);
@@ -530,7 +511,7 @@ impl<'a> Plan<'a> {
                         ));
                     }
                 };
-                Self::Hmac { alg, key, prepend: inputs.prepend, append: inputs.append, len: clamp(alg.len()) }
+                Self::Hmac { alg, key, prepend: inputs.prepend, append: inputs.append, len: clamp(alg.output_len()) }
             }
             Kdf::TlsPrf => Self::tls(&inputs, out_len)?,
             Kdf::Sp80056aConcat => Self::concat(&inputs, secret_len, out_len)?,
@@ -577,7 +558,7 @@ impl<'a> Plan<'a> {
             Some(HashAlg::Md5) => return Err(KdfError::InvalidParameter("MD5 is not an SP 800-56A hash")),
             Some(alg) => alg,
         };
-        let len = out_len.unwrap_or(alg.len());
+        let len = out_len.unwrap_or(alg.output_len());
         if len > MAX_OUTPUT_LEN {
             return Err(KdfError::InvalidParameter("SP800_56A_CONCAT output too long"));
         }
@@ -595,7 +576,7 @@ impl<'a> Plan<'a> {
     fn run(&self, z: &[u8]) -> Result<Zeroizing<Vec<u8>>, KdfError> {
         let len = self.len();
         let mut out = match self {
-            Self::Hash { alg, prepend, append, .. } => alg.digest(&message(prepend, z, append)),
+            Self::Hash { alg, prepend, append, .. } => alg.digest(&message(prepend, z, append))?,
             Self::Hmac { alg, key, prepend, append, .. } => {
                 let key = match *key {
                     HmacKey::Given(key) => key,
@@ -646,9 +627,9 @@ fn concat_kdf(alg: HashAlg, z: &[u8], other_info: &[&[u8]; 5], len: usize) -> Re
     let [algorithm_id, party_u, party_v, supp_pub, supp_priv] = *other_info;
     let mut out = Zeroizing::new(vec![0; len]);
     let mut counter: u32 = 0;
-    for chunk in out.chunks_mut(alg.len()) {
+    for chunk in out.chunks_mut(alg.output_len()) {
         counter = counter.checked_add(1).ok_or(KdfError::InvalidParameter("SP800_56A_CONCAT output too long"))?;
-        let block = alg.digest(&[&counter.to_be_bytes(), z, algorithm_id, party_u, party_v, supp_pub, supp_priv]);
+        let block = alg.digest(&[&counter.to_be_bytes(), z, algorithm_id, party_u, party_v, supp_pub, supp_priv])?;
         copy_prefix(chunk, &block);
     }
     Ok(out)
