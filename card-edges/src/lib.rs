@@ -6,7 +6,7 @@
 //! - [`detect`]: Windows' three card discovery flows, with their evidence.
 //! - [`piv`]: the PIV card edge (SP 800-73-4), host side: logical files, PINs, keys.
 //! - [`crypto`]: host-side padding and format conversion around the card's raw operations.
-//! - `sim` (feature `sim`): simulated cards that behave like real ones, in process or on vsmartcard's vpcd.
+
 //!
 //! This crate never sees a `CARD_DATA`: the minidriver crate maps its types to the C ABI.
 #![deny(unsafe_code)]
@@ -18,8 +18,6 @@ pub mod error;
 pub mod fuzzing;
 pub mod iso7816;
 pub mod piv;
-#[cfg(feature = "sim")]
-pub mod sim;
 pub mod transport;
 
 pub use error::{Error, Result, TransportError};

@@ -1,7 +1,7 @@
 //! The PIV edge against the simulated PIV card: exact APDU transcripts of the user-visible
 //! flows, and their APDU and byte budgets (issue: listing at most 7 APDUs; PIN + sign at most 3
 //! with extended APDUs and 5 with short ones).
-#![cfg(feature = "sim")]
+
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
 
 use std::sync::{Arc, Mutex};
@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use card_edges::crypto::{self, HashAlg};
 use card_edges::iso7816::Counters;
 use card_edges::piv::{DEFAULT_MANAGEMENT_KEY, KeyAlgorithm, PivEdge, Slot};
-use card_edges::sim::PivSim;
 use card_edges::transport::memory::MemoryCard;
 use card_edges::transport::{Exchange, Recording};
+use card_sim::PivSim;
 use sha2::{Digest, Sha256};
 
 type Edge = PivEdge<Recording<MemoryCard>>;
@@ -144,7 +144,7 @@ fn pin_and_p256_sign_on_the_pin_always_slot() {
 #[test]
 fn ecdh_matches_a_software_computation() {
     // The default card's 9D is RSA: a seeded card with a P-256 key management key.
-    let sim = PivSim::builder(b"ecdh").generate(0x9D, card_edges::sim::KeyAlgorithm::EccP256).build().unwrap();
+    let sim = PivSim::builder(b"ecdh").generate(0x9D, card_sim::KeyAlgorithm::EccP256).build().unwrap();
     let recording = Recording::new(MemoryCard::new(sim));
     let log = recording.log();
     let mut edge = PivEdge::from_transport(recording).unwrap();

@@ -1,4 +1,3 @@
-#![cfg(feature = "sim")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -7,7 +6,7 @@
     reason = "test helpers: a failure is a panic that shows the tool's output"
 )]
 //! Interoperability of the simulated PIV card with real PC/SC programs, through a private
-//! pcscd and vpcd (see `card_edges::sim::stack`): OpenSC's PKCS#11 module lists and uses its
+//! pcscd and vpcd (see `card_sim::stack`): OpenSC's PKCS#11 module lists and uses its
 //! keys (signatures verified by OpenSSL), yubico-piv-tool reads its status, and this crate's
 //! PC/SC transport reads the same card.
 //!
@@ -18,8 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use card_edges::iso7816::{Command as Apdu, Session, tlv};
-use card_edges::sim::stack::{self, SharedStack};
 use card_edges::transport::Transport;
+use card_sim::stack::{self, SharedStack};
 
 /// A file in a per-test temporary directory, removed with it.
 struct TempDir(PathBuf);
@@ -245,14 +244,14 @@ fn this_crate_reads_the_same_card_over_pcsc() {
     s.sim().set_guid([0x5A; 16]).unwrap();
     let chuid = get(&mut session, &[0x5F, 0xC1, 0x02]);
     assert_eq!(tlv::find(&chuid, &[tlv::Tag(0x53), tlv::Tag(0x34)]).unwrap().unwrap(), [0x5A; 16]);
-    let default = card_edges::sim::PivSim::default_card().unwrap();
+    let default = card_sim::PivSim::default_card().unwrap();
     s.sim().set_object(0x5FC102, &default.chuid().unwrap());
 }
 
 #[test]
 fn short_only_cards_work_over_pcsc_too() {
     let mut s = stack();
-    let short = card_edges::sim::PivSim::default_card().unwrap();
+    let short = card_sim::PivSim::default_card().unwrap();
     short.set_extended_length(false);
     s.insert(short).unwrap();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -270,7 +269,7 @@ fn short_only_cards_work_over_pcsc_too() {
         let out = run(&s, pkcs11_tool(&s).arg("-O"));
         assert_eq!(count(&String::from_utf8_lossy(&out.stdout), "Certificate Object"), 4);
     }));
-    s.insert(card_edges::sim::PivSim::default_card().unwrap()).unwrap();
+    s.insert(card_sim::PivSim::default_card().unwrap()).unwrap();
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }

@@ -1,18 +1,25 @@
 //! Signs a message with a card key through the RustCrypto `signature::Signer` trait.
 //!
-//! `cargo run -p minidriver --example sign --features sim` uses the embedded simulated card;
-//! with a reader name as argument it uses that reader's card (PIN from `MDTOOL_PIN`).
+//! `cargo run -p minidriver --example sign -- --sim` uses the simulated PIV card (and its
+//! published PIN); `cargo run -p minidriver --example sign -- READER` uses the card in that
+//! reader, with the PIN from `MDTOOL_PIN` (required: a real card never gets a default PIN).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "example")]
 
 use minidriver::Card;
 use signature::Signer;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let card = match std::env::args().nth(1) {
-        Some(reader) => Card::open(Some(&reader))?,
-        None => simulated()?,
+    let (card, pin) = match std::env::args().nth(1).as_deref() {
+        Some("--sim") => {
+            let sim = card_sim::PivSim::default_card()?;
+            (Card::with_transport(card_edges::transport::memory::MemoryCard::new(sim))?, "123456".to_owned())
+        }
+        Some(reader) => {
+            let pin = std::env::var("MDTOOL_PIN").map_err(|_| "set MDTOOL_PIN to the card's PIN")?;
+            (Card::open(Some(reader))?, pin)
+        }
+        None => return Err("usage: sign --sim | sign READER (PIN in MDTOOL_PIN)".into()),
     };
-    let pin = std::env::var("MDTOOL_PIN").unwrap_or_else(|_| "123456".into());
     card.verify_pin(pin.as_bytes())?;
     for c in card.containers()? {
         println!("container {} ({:?}, {:?}): {}", c.index, c.public_key.algorithm, c.role, c.name);
@@ -22,15 +29,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("RSA PKCS#1 v1.5 signature: {signature}");
     println!("{} APDUs", card.counters().apdus);
     Ok(())
-}
-
-#[cfg(feature = "sim")]
-fn simulated() -> Result<Card, Box<dyn std::error::Error>> {
-    let sim = card_edges::sim::PivSim::default_card()?;
-    Ok(Card::with_transport(card_edges::transport::memory::MemoryCard::new(sim))?)
-}
-
-#[cfg(not(feature = "sim"))]
-fn simulated() -> Result<Card, Box<dyn std::error::Error>> {
-    Err("no reader given and the `sim` feature is off".into())
 }

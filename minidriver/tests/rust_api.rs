@@ -5,8 +5,8 @@
 
 use card_edges::crypto::HashAlg;
 use card_edges::piv::PublicKey;
-use card_edges::sim::PivSim;
 use card_edges::transport::memory::MemoryCard;
+use card_sim::PivSim;
 use minidriver::{Card, Decryption, Error, KeyRole};
 use sha2::{Digest, Sha256};
 use signature::{Signer, Verifier};
@@ -84,7 +84,7 @@ fn decrypt_and_sign_hash() {
 
 #[test]
 fn ecdh_with_a_key_agreement_key() {
-    let sim = PivSim::builder(b"rust-api-ecdh").generate(0x9D, card_edges::sim::KeyAlgorithm::EccP256).build().unwrap();
+    let sim = PivSim::builder(b"rust-api-ecdh").generate(0x9D, card_sim::KeyAlgorithm::EccP256).build().unwrap();
     let card = Card::with_transport(MemoryCard::new(sim.clone())).unwrap();
     card.verify_pin(b"123456").unwrap();
     let ours = p256::SecretKey::from_slice(&[9; 32]).unwrap();

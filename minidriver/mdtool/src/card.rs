@@ -6,10 +6,10 @@
 
 use std::ffi::CString;
 
-use card_edges::sim::{KeyAlgorithm, PivSim};
 use card_edges::transport::Transport;
 use card_edges::transport::memory::MemoryCard;
 use card_edges::transport::pcsc::PcscCard;
+use card_sim::{KeyAlgorithm, PivSim};
 use mdtool::csp::{AcquireOptions, Csp, Driver, Target};
 
 use crate::errors::{Failure, NO_SERVICE, Outcome, SERVICE_STOPPED, UNKNOWN_CARD};

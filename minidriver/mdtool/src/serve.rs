@@ -21,7 +21,7 @@ pub(crate) const DEFAULT_PORT: u16 = 35963;
 pub(crate) fn run(g: &Global, out: &mut Out, port: u16) -> Outcome {
     let sim = sim_card(g.seed)?;
     sim.set_trace(g.trace);
-    let server = card_edges::sim::vpcd::serve(CardSlot::new(sim.clone()), port);
+    let server = card_sim::vpcd::serve(CardSlot::new(sim.clone()), port);
     out.line(format!(
         "serving the simulated PIV card (ATR {}) to vpcd at 127.0.0.1:{port}; runs until killed (Ctrl-C)",
         hex::encode_upper(sim.atr())

@@ -15,8 +15,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use card_edges::crypto::{self, HashAlg};
-use card_edges::sim::PivSim;
-use card_edges::sim::stack::{self, SharedStack};
+use card_sim::PivSim;
+use card_sim::stack::{self, SharedStack};
 use cipher::{Array, BlockCipherEncrypt, KeyInit};
 use mdtool::csp::{AcquireOptions, Code, Csp, CspCache, Driver, Padding, Target, live_allocations};
 use minidriver::abi::{code, crypt, keyspec, pin, prop};
@@ -361,7 +361,7 @@ fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
 #[test]
 fn items_150_to_152_ecdh_with_every_kdf_matches_software() {
     let mut s = stack();
-    let sim = PivSim::builder(b"ecdh-card").generate(0x9D, card_edges::sim::KeyAlgorithm::EccP256).build().unwrap();
+    let sim = PivSim::builder(b"ecdh-card").generate(0x9D, card_sim::KeyAlgorithm::EccP256).build().unwrap();
     with_card(&mut s, sim, |s| {
         let csp = acquire(s);
         csp.authenticate_pin("user", b"123456").unwrap();

@@ -24,10 +24,10 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use card_edges::crypto::{self, HashAlg};
-use card_edges::sim::{KeyAlgorithm, PivSim};
 use card_edges::transport::Transport;
 use card_edges::transport::memory::{CardSlot, MemoryCard, ScriptedCard};
 use card_edges::{Error as EdgeError, TransportError};
+use card_sim::{KeyAlgorithm, PivSim};
 use cipher::{Array, BlockCipherEncrypt, KeyInit};
 use mdtool::csp::{AcquireOptions, Code, Csp, CspCache, Driver, Padding, Target, live_allocations};
 use minidriver::abi::{code, crypt, keyspec, misc, pin, prop};
@@ -992,7 +992,7 @@ fn item_35_delete_context_works_during_teardown() {
 #[test]
 fn items_36_44_47_the_csps_connection_and_transaction_are_left_alone() {
     let _g = serial();
-    let s = card_edges::sim::stack::shared().unwrap_or_else(|e| panic!("the PC/SC test stack did not start: {e}"));
+    let s = card_sim::stack::shared().unwrap_or_else(|e| panic!("the PC/SC test stack did not start: {e}"));
     let driver = Driver::linked();
     // Item 26 over PC/SC too: hSCardCtx 0.
     let e = Csp::acquire(

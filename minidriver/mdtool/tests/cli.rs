@@ -157,7 +157,7 @@ fn scinfo_json_has_the_containers() {
     let pins = v["pins"].as_array().unwrap();
     assert_eq!(pins[0]["id"], 1);
     assert_eq!(pins[0]["tries_left"], 3);
-    assert_eq!(v["atr"], hex::encode_upper(card_edges::sim::PivSim::default_card().unwrap().atr()));
+    assert_eq!(v["atr"], hex::encode_upper(card_sim::PivSim::default_card().unwrap().atr()));
 }
 
 #[test]
@@ -429,7 +429,7 @@ fn import_is_an_operation_the_card_does_not_support() {
 
 #[test]
 fn inf_registers_the_atr() {
-    let atr = card_edges::sim::PivSim::default_card().unwrap().atr();
+    let atr = card_sim::PivSim::default_card().unwrap().atr();
     let out = ok(&["--sim", "piv", "inf", "--name", "Test Card"], &[]);
     let n = atr.len();
     let stored: Vec<String> = atr[..n - 1].iter().map(|b| format!("{b:02x}")).chain(["00".to_owned()]).collect();
@@ -606,7 +606,7 @@ fn serve_speaks_vpcd() {
     s.read_exact(&mut len).unwrap();
     let mut atr = vec![0u8; usize::from(u16::from_be_bytes(len))];
     s.read_exact(&mut atr).unwrap();
-    assert_eq!(atr, card_edges::sim::PivSim::default_card().unwrap().atr());
+    assert_eq!(atr, card_sim::PivSim::default_card().unwrap().atr());
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     assert!(first.starts_with("serving the simulated PIV card"), "{first}");

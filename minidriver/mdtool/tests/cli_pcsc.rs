@@ -7,7 +7,7 @@
     reason = "test helpers: a failure is a panic that shows mdtool's output"
 )]
 //! mdtool through a real PC/SC stack: a private pcscd with vsmartcard's vpcd reader pair
-//! (`card_edges::sim::stack`, one per test binary, tests take turns). The simulated card is
+//! (`card_sim::stack`, one per test binary, tests take turns). The simulated card is
 //! served in-process on `Virtual PCD 00 00`, and by `mdtool serve` (a child process) on
 //! `Virtual PCD 00 01`. Checks `readers`, `scinfo` (the same content as the embedded run),
 //! `watch`, `detect`, `--driver`, and the errors only a service can produce: no card, no such
@@ -22,8 +22,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use card_edges::sim::stack::{self, READER, SharedStack};
 use card_edges::transport::memory::VirtualCard;
+use card_sim::stack::{self, READER, SharedStack};
 
 const PIN: &str = "123456";
 /// The second reader of the private vpcd pair, where `mdtool serve` puts its card.

@@ -7,8 +7,8 @@ use rsa::traits::PublicKeyParts;
 use signature::hazmat::PrehashVerifier;
 
 use super::{Host, tlv};
-use crate::iso7816::tlv as ber;
-use crate::sim::{KeyAlgorithm, PivSim};
+use crate::{KeyAlgorithm, PivSim};
+use card_edges::iso7816::tlv as ber;
 use test_vectors::{certs, keys};
 
 /// `7C{82 00, 81 input}` as OpenSC orders it.

@@ -16,7 +16,7 @@
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let stack = card_edges::sim::stack::shared()?; // default card, reset, present
+//! let stack = card_sim::stack::shared()?; // default card, reset, present
 //! let out = stack.command("opensc-tool").args(["-r", "0", "-a"]).output()?;
 //! assert!(out.status.success(), "pcscd log: {}", stack.pcsc().log_path().display());
 //! println!("{} APDUs so far", stack.sim().counters().apdus);
@@ -31,10 +31,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
-use crate::sim::PivSim;
-use crate::sim::vpcd::{VpcdServer, serve};
-use crate::transport::memory::CardSlot;
-use crate::transport::pcsc::PcscCard;
+use crate::PivSim;
+use crate::vpcd::{VpcdServer, serve};
+use card_edges::transport::memory::CardSlot;
+use card_edges::transport::pcsc::PcscCard;
 
 pub use pcscd::{PcscStack, StackError};
 
@@ -110,7 +110,7 @@ impl Stack {
     /// As [`PcscCard::connect`].
     pub fn connect(&self) -> crate::Result<PcscCard> {
         let reader = CString::new(READER).map_err(|_| crate::Error::InvalidArgument("reader name"))?;
-        PcscCard::connect(&reader)
+        Ok(PcscCard::connect(&reader)?)
     }
 
     /// Resets the card (security status cleared) and waits until pcscd has it again: what

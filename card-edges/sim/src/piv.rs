@@ -6,7 +6,7 @@
 //! lengths exact).
 //!
 //! [`PivSim`] is a handle: clones share one card, so a test can insert one clone into a
-//! [`CardSlot`](crate::transport::memory::CardSlot) (or serve it on vpcd) and keep another to
+//! [`CardSlot`](card_edges::transport::memory::CardSlot) (or serve it on vpcd) and keep another to
 //! inspect it or change it behind the host's back.
 //!
 //! Key references and their rules: `9A` PIV authentication (PIN once), `9C` digital signature
@@ -31,12 +31,12 @@ mod tests;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::error::{Error, Result};
-use crate::iso7816::apdu::{self, CommandView, Response, ins};
-use crate::iso7816::status::StatusWord;
-use crate::sim::chain::{Application, Link};
-use crate::sim::rng::SimRng;
-use crate::transport::memory::VirtualCard;
+use crate::chain::{Application, Link};
+use crate::rng::SimRng;
+use crate::{Error, Result};
+use card_edges::iso7816::apdu::{self, CommandView, Response, ins};
+use card_edges::iso7816::status::StatusWord;
+use card_edges::transport::memory::VirtualCard;
 
 pub use keys::KeyAlgorithm;
 pub use mgmt::MgmtAlgorithm;
@@ -309,7 +309,7 @@ impl PivSim {
     }
 
     /// Resets the card as a power cycle would: security status, chains and pending responses
-    /// are cleared. (Hosts connected through a [`CardSlot`](crate::transport::memory::CardSlot)
+    /// are cleared. (Hosts connected through a [`CardSlot`](card_edges::transport::memory::CardSlot)
     /// should use the slot's reset, which also tells them.)
     pub fn reset(&self) {
         self.lock().reset();

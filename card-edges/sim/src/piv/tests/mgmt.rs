@@ -7,11 +7,11 @@ use des::TdesEde3;
 use hex_literal::hex;
 
 use super::{Host, MGMT, tlv};
-use crate::iso7816::tlv as ber;
-use crate::sim::{MgmtAlgorithm, PivSim};
+use crate::{MgmtAlgorithm, PivSim};
+use card_edges::iso7816::tlv as ber;
 
 #[derive(Clone, Copy, Debug)]
-pub(in crate::sim::piv) enum Cipher {
+pub(in crate::piv) enum Cipher {
     TripleDes,
     Aes128,
     Aes192,
@@ -58,7 +58,7 @@ fn value(data: &[u8], tag: u32) -> Vec<u8> {
 }
 
 /// External authentication; `Err(sw)` when the card refuses the cryptogram.
-pub(in crate::sim::piv) fn external_auth(h: &mut Host, c: Cipher, key: &[u8]) -> Result<(), u16> {
+pub(in crate::piv) fn external_auth(h: &mut Host, c: Cipher, key: &[u8]) -> Result<(), u16> {
     let header = [0x00, 0x87, c.id(), 0x9B];
     let rsp = h.transmit(header, &hex!("7C02 8100"));
     assert_eq!(rsp.sw.0, 0x9000);

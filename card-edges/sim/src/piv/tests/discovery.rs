@@ -1,10 +1,10 @@
 //! Windows' discovery flows (this crate's `detect`) against the simulated card: it is a PIV
 //! card to Plug and Play and to the class minidriver, and their probes do not disturb it.
 
-use crate::detect::{CardEdge, ClassConfig, PnpIdentity, class_minidriver, plug_and_play};
-use crate::iso7816::{Atr, Session};
-use crate::sim::PivSim;
-use crate::transport::memory::CardSlot;
+use crate::PivSim;
+use card_edges::detect::{CardEdge, ClassConfig, PnpIdentity, class_minidriver, plug_and_play};
+use card_edges::iso7816::{Atr, Session};
+use card_edges::transport::memory::CardSlot;
 
 use super::Host;
 

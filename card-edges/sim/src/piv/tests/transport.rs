@@ -4,9 +4,9 @@
 use hex_literal::hex;
 
 use super::{Host, tlv};
-use crate::iso7816::Atr;
-use crate::sim::PivSim;
-use crate::transport::memory::{CardSlot, VirtualCard};
+use crate::PivSim;
+use card_edges::iso7816::Atr;
+use card_edges::transport::memory::{CardSlot, VirtualCard};
 
 /// A 2 KB "certificate" (the card does not parse certificates).
 fn big_cert() -> Vec<u8> {
@@ -149,7 +149,7 @@ fn unknown_instructions_and_classes() {
     assert_eq!(h.raw(&hex!("00C0000000")), hex!("6985"));
     // The card answers through a MemoryCard connection too.
     let mut conn = CardSlot::new(h.sim.clone()).connect().unwrap();
-    use crate::transport::Transport;
+    use card_edges::transport::Transport;
     assert_eq!(conn.transmit(&hex!("00FD000000")).unwrap(), hex!("0507019000"));
     assert_eq!(conn.atr().unwrap(), h.sim.atr());
     let mut card: Box<dyn VirtualCard> = Box::new(h.sim.clone());

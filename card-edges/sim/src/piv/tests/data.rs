@@ -3,7 +3,7 @@
 use hex_literal::hex;
 
 use super::{Host, tlv};
-use crate::sim::PivSim;
+use crate::PivSim;
 
 const APT: [u8; 69] = hex!(
     "6143"
@@ -130,7 +130,7 @@ fn put_data_needs_the_management_key() {
 
 #[test]
 fn vendor_version_serial_and_metadata() {
-    let sim = PivSim::builder(b"vendor").serial(12_345_678).generate(0x9C, crate::sim::KeyAlgorithm::EccP256).build();
+    let sim = PivSim::builder(b"vendor").serial(12_345_678).generate(0x9C, crate::KeyAlgorithm::EccP256).build();
     let mut h = Host::new(sim.unwrap());
     assert_eq!(h.raw(&hex!("00FD000000")), hex!("050701 9000"));
     assert_eq!(h.raw(&hex!("00F8000000")), hex!("00BC614E 9000"));
@@ -153,7 +153,7 @@ fn vendor_version_serial_and_metadata() {
 #[test]
 fn default_card_is_what_the_docs_say() {
     let sim = PivSim::default_card().unwrap();
-    use crate::sim::KeyAlgorithm::{EccP256, Rsa2048};
+    use crate::KeyAlgorithm::{EccP256, Rsa2048};
     assert_eq!(sim.slots(), vec![0x9A, 0x9C, 0x9D, 0x9E]);
     for (slot, alg, cert, spki) in [
         (0x9A, Rsa2048, test_vectors::certs::PIV_AUTH_9A, test_vectors::keys::RSA_2048_A_SPKI),
@@ -167,7 +167,7 @@ fn default_card_is_what_the_docs_say() {
     }
     assert_eq!(sim.guid(), Some(hex!("44A38407356C45CAB0376BF76CB4CB07")));
     assert_eq!((sim.pin_tries_left(), sim.puk_tries_left()), (3, 3));
-    assert_eq!(sim.management_algorithm(), crate::sim::MgmtAlgorithm::TripleDes);
+    assert_eq!(sim.management_algorithm(), crate::MgmtAlgorithm::TripleDes);
     assert!(sim.extended_length());
     assert_eq!(sim.object_tags(), vec![0x7E, 0x5FC101, 0x5FC102, 0x5FC105, 0x5FC107, 0x5FC10A, 0x5FC10B, 0x5FC10C]);
     assert!(format!("{sim:?}").contains("9A:Rsa2048"));

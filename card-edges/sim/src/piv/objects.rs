@@ -9,8 +9,8 @@ use std::io::{Read, Write};
 
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
-use crate::iso7816::tlv::{self, Tag};
+use crate::{Error, Result};
+use card_edges::iso7816::tlv::{self, Tag};
 
 /// Tags of the objects the simulator knows by name.
 pub(crate) mod tag {
@@ -82,7 +82,7 @@ impl Objects {
     pub(crate) fn response(&self, tag: u32) -> Result<Option<Vec<u8>>> {
         let Some(content) = self.get(tag) else { return Ok(None) };
         let outer = if matches!(tag, tag::DISCOVERY | tag::BIT_GROUP) { tag } else { 0x53 };
-        tlv::encode(Tag(outer), content).map(Some)
+        Ok(tlv::encode(Tag(outer), content).map(Some)?)
     }
 
     /// The tags present, in order (for tests and debugging).

@@ -4,9 +4,9 @@ use super::keys::{KeyAlgorithm, SlotKey};
 use super::mgmt::{self, Effect, Items, Pending};
 use super::objects::is_key_slot;
 use super::{Applet, Origin, Slot};
-use crate::iso7816::apdu::{CommandView, Response};
-use crate::iso7816::status::StatusWord;
-use crate::iso7816::tlv::{self, Tag};
+use card_edges::iso7816::apdu::{CommandView, Response};
+use card_edges::iso7816::status::StatusWord;
+use card_edges::iso7816::tlv::{self, Tag};
 
 /// The card management key reference.
 const MANAGEMENT_KEY: u8 = 0x9B;
@@ -58,7 +58,7 @@ impl Applet {
             return Response::status(StatusWord::INCORRECT_DATA);
         }
         let result = match (items.challenge, items.exponentiation) {
-            (Some(input), None) => slot.key.sign(input, &mut self.rng),
+            (Some(input), None) => slot.key.sign(input),
             (None, Some(point)) => slot.key.ecdh(point),
             _ => Err(StatusWord::INCORRECT_DATA),
         };
@@ -85,7 +85,7 @@ impl Applet {
         let Ok(key) = SlotKey::generate(alg, &mut self.rng) else {
             return Response::status(StatusWord::NO_PRECISE_DIAGNOSIS);
         };
-        let Ok(data) = key.public_template().and_then(|t| tlv::encode(Tag(0x7F49), &t)) else {
+        let Ok(data) = key.public_template().and_then(|t| Ok(tlv::encode(Tag(0x7F49), &t)?)) else {
             return Response::status(StatusWord::NO_PRECISE_DIAGNOSIS);
         };
         self.keys.insert(cmd.p2, Slot { key, origin: Origin::Generated });
@@ -97,7 +97,7 @@ impl Applet {
 fn wrap_response(value: &[u8]) -> crate::Result<Vec<u8>> {
     let mut inner = Vec::with_capacity(value.len() + 4);
     tlv::write(&mut inner, Tag(0x82), value)?;
-    tlv::encode(Tag(0x7C), &inner)
+    Ok(tlv::encode(Tag(0x7C), &inner)?)
 }
 
 /// The algorithm of a GENERATE control template; the Yubico policy tags are accepted and

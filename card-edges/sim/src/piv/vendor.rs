@@ -5,9 +5,9 @@
 use super::mgmt::{ManagementKey, MgmtAlgorithm};
 use super::objects::is_key_slot;
 use super::{Applet, Origin, VERSION};
-use crate::iso7816::apdu::{CommandView, Response};
-use crate::iso7816::status::StatusWord;
-use crate::iso7816::tlv::{self, Tag};
+use card_edges::iso7816::apdu::{CommandView, Response};
+use card_edges::iso7816::status::StatusWord;
+use card_edges::iso7816::tlv::{self, Tag};
 
 /// GET VERSION.
 pub(super) const GET_VERSION: u8 = 0xFD;

@@ -7,8 +7,8 @@
 
 use zeroize::Zeroizing;
 
-use crate::iso7816::apdu::{CLA_CHAINING, CommandView, EXTENDED_MAX_LE, Response, SHORT_MAX_LE, ins};
-use crate::iso7816::status::StatusWord;
+use card_edges::iso7816::apdu::{CLA_CHAINING, CommandView, EXTENDED_MAX_LE, Response, SHORT_MAX_LE, ins};
+use card_edges::iso7816::status::StatusWord;
 
 /// Largest command a chain may assemble: far above any PIV object (YubiKey: 3 KiB) while
 /// bounding what a hostile host can make the card buffer.

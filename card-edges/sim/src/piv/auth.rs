@@ -2,8 +2,8 @@
 
 use super::Applet;
 use super::pin::{Check, PADDED_LEN};
-use crate::iso7816::apdu::{CommandView, Response};
-use crate::iso7816::status::StatusWord;
+use card_edges::iso7816::apdu::{CommandView, Response};
+use card_edges::iso7816::status::StatusWord;
 
 /// PIV application PIN.
 const PIN: u8 = 0x80;

@@ -13,8 +13,8 @@ mod transport;
 use hex_literal::hex;
 
 use super::PivSim;
-use crate::iso7816::apdu::Response;
-use crate::transport::memory::VirtualCard;
+use card_edges::iso7816::apdu::Response;
+use card_edges::transport::memory::VirtualCard;
 
 /// PIN `123456`, padded.
 pub(super) const PIN: [u8; 8] = hex!("313233343536FFFF");

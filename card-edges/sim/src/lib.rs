@@ -3,21 +3,28 @@
 //! - [`piv`]: the card side of NIST SP 800-73-4 (a YubiKey-compatible PIV token): data objects,
 //!   PIN/PUK, the `9B` management key, key generation and private-key operations, with factory
 //!   defaults and deterministic provisioning from a seed.
-//! - [`vpcd`]: serves a [`CardSlot`](crate::transport::memory::CardSlot) to vsmartcard's vpcd
+//! - [`vpcd`]: serves a [`CardSlot`](card_edges::transport::memory::CardSlot) to vsmartcard's vpcd
 //!   reader driver, so that any PC/SC program (OpenSC, yubico-piv-tool, Windows-style hosts over
 //!   pcsc-lite) can use the same card that in-process code reaches through
-//!   [`MemoryCard`](crate::transport::memory::MemoryCard).
-//! - [`stack`] (Linux): test support that runs a private pcscd with its own vpcd reader.
+//!   [`MemoryCard`](card_edges::transport::memory::MemoryCard).
+//! - [`stack`] (feature `stack`, Linux): test support that runs a private pcscd with its own
+//!   vpcd reader.
 //!
-//! The card side is written independently of the host edges in this crate (it shares only the
-//! APDU decoder and the TLV codec), so that a host bug is not mirrored by the simulator.
+//! The card side is written independently of the host edges in `card-edges` (it shares only
+//! the APDU decoder and the TLV codec), so that a host bug is not mirrored by the simulator.
+//! Nothing here is linked into the minidriver library: it holds published test keys.
+
+#![deny(unsafe_code)]
 
 mod chain;
+mod error;
 pub mod piv;
 mod rng;
-#[cfg(target_os = "linux")]
+#[cfg(all(feature = "stack", target_os = "linux"))]
 pub mod stack;
 pub mod vpcd;
+
+pub use error::{Error, Result};
 
 pub use piv::{KeyAlgorithm, MgmtAlgorithm, PivSim, PivSimBuilder, SimCounters, TraceEntry};
 pub use vpcd::{VpcdServer, serve};

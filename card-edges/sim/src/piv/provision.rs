@@ -28,8 +28,8 @@ use super::mgmt::{ManagementKey, MgmtAlgorithm};
 use super::objects::{self, Objects};
 use super::pin::{Kind, Reference};
 use super::{Applet, Origin, PivSim, Security, Slot};
-use crate::error::{Error, Result};
-use crate::sim::rng::SimRng;
+use crate::rng::SimRng;
+use crate::{Error, Result};
 
 /// The default card's seed (its serial and CCC card identifier derive from it).
 const DEFAULT_SEED: &[u8] = b"card-edges default simulated PIV card";

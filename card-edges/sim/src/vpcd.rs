@@ -8,7 +8,7 @@
 //! 40-55 ms for a delayed ACK (2-3 ms with them).
 //!
 //! vpcd's power-off and reset reach the card as [`CardSlot::reset`], so connections through
-//! [`MemoryCard`](crate::transport::memory::MemoryCard) see the reset as PC/SC clients do.
+//! [`MemoryCard`](card_edges::transport::memory::MemoryCard) see the reset as PC/SC clients do.
 //!
 //! An empty slot is a closed connection: vpcd reports a card only while one is connected, and
 //! answering its presence poll with an empty ATR would leave pcscd waiting. So the connection
@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::transport::memory::CardSlot;
+use card_edges::transport::memory::CardSlot;
 
 /// How long to wait between attempts to reach vpcd.
 const RETRY: Duration = Duration::from_millis(50);
@@ -202,7 +202,7 @@ impl vpicc::VSmartCard for SlotCard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::PivSim;
+    use crate::PivSim;
     use std::io::{Read, Write};
     use std::net::TcpListener;
 

@@ -4,9 +4,9 @@ use super::Applet;
 use super::keys::KeyAlgorithm;
 use super::mgmt::MgmtAlgorithm;
 use super::objects::{self, MAX_OBJECT, PIV_AID};
-use crate::iso7816::apdu::{CommandView, Response};
-use crate::iso7816::status::StatusWord;
-use crate::iso7816::tlv::{self, Tag};
+use card_edges::iso7816::apdu::{CommandView, Response};
+use card_edges::iso7816::status::StatusWord;
+use card_edges::iso7816::tlv::{self, Tag};
 
 /// The shortest SELECT data that names PIV: the NIST RID (yubico-piv-tool selects with it).
 const MIN_AID_PREFIX: usize = 5;
@@ -105,7 +105,7 @@ fn property_template() -> crate::Result<Vec<u8>> {
     tlv::write(&mut apt, Tag(0x50), LABEL)?;
     tlv::write(&mut apt, Tag(0xAC), &algorithms)?;
     tlv::write(&mut apt, Tag(0x79), &authority)?;
-    tlv::encode(Tag(0x61), &apt)
+    Ok(tlv::encode(Tag(0x61), &apt)?)
 }
 
 /// The tag of a GET DATA tag list: exactly one `5C` of 1 to 3 bytes.

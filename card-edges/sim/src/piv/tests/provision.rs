@@ -8,11 +8,11 @@ use signature::Verifier;
 use x509_cert::Certificate;
 
 use super::Host;
-use crate::sim::{KeyAlgorithm, PivSim};
+use crate::{KeyAlgorithm, PivSim};
 
 /// Checks an issued certificate: it certifies `spki`, the test CA issued it, and the CA's
 /// signature verifies.
-pub(in crate::sim::piv) fn check_issued(der: &[u8], spki: &[u8]) {
+pub(in crate::piv) fn check_issued(der: &[u8], spki: &[u8]) {
     let cert = Certificate::from_der(der).unwrap();
     let ca = Certificate::from_der(test_vectors::certs::CA).unwrap();
     assert_eq!(cert.tbs_certificate().subject_public_key_info().to_der().unwrap(), spki);
@@ -104,7 +104,7 @@ fn builder_options_and_errors() {
     assert!(PivSim::builder(b"x").puk(b"123456789").build().is_err());
     assert!(PivSim::builder(b"x").generate(0x9B, KeyAlgorithm::EccP256).build().is_err());
     assert!(PivSim::builder(b"x").key(0x9A, b"not a key", None).build().is_err());
-    assert!(PivSim::builder(b"x").management_key(crate::sim::MgmtAlgorithm::Aes128, &[0; 24]).build().is_err());
+    assert!(PivSim::builder(b"x").management_key(crate::MgmtAlgorithm::Aes128, &[0; 24]).build().is_err());
 }
 
 #[test]

@@ -14,10 +14,10 @@ use des::TdesEde3;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::iso7816::apdu::Response;
-use crate::iso7816::status::StatusWord;
-use crate::iso7816::tlv::{self, Tag};
-use crate::sim::rng::SimRng;
+use crate::rng::SimRng;
+use card_edges::iso7816::apdu::Response;
+use card_edges::iso7816::status::StatusWord;
+use card_edges::iso7816::tlv::{self, Tag};
 
 /// The factory-default management key of PIV tokens: 3DES `0102030405060708` three times.
 pub(crate) const DEFAULT_KEY: [u8; 24] = [1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8];
