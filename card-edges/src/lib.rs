@@ -4,9 +4,9 @@
 //!   APDU session (chaining, `61xx`, `6Cxx`, extended length when declared).
 //! - [`transport`]: PC/SC (owned and borrowed handles) and in-memory cards.
 //! - [`detect`]: Windows' three card discovery flows, with their evidence.
+//! - [`key`]: card-neutral key types (algorithm, public key, role) that every edge uses.
 //! - [`piv`]: the PIV card edge (SP 800-73-4), host side: logical files, PINs, keys.
 //! - [`crypto`]: host-side padding and format conversion around the card's raw operations.
-
 //!
 //! This crate never sees a `CARD_DATA`: the minidriver crate maps its types to the C ABI.
 #![deny(unsafe_code)]
@@ -17,6 +17,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod iso7816;
+pub mod key;
 pub mod piv;
 pub mod transport;
 

@@ -8,10 +8,10 @@
 //! and 9E are ECDSA, in 9D and retired slots ECDH; the user PIN is `80` (global `00` when the
 //! card has no application PIN); the administrator is the card management key `9B`.
 
+pub mod algorithm;
 pub mod auth;
 mod edge;
 pub mod files;
-pub mod key;
 pub mod objects;
 mod ops;
 pub mod slot;
@@ -19,8 +19,7 @@ mod snapshot;
 
 pub use auth::{ManagementAlgorithm, pad_pin};
 pub use edge::{AuthState, PivEdge, SlotContent};
-pub use files::{CardcfDelta, Container, KeySpec, container_name};
-pub use key::{KeyAlgorithm, PublicKey};
+pub use files::{CardcfDelta, Container, container_name};
 pub use slot::Slot;
 
 /// The factory-default card management key of PIV tokens (3DES `0102030405060708` x 3).

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use card_edges::crypto::{self, HashAlg};
 use card_edges::iso7816::Counters;
-use card_edges::piv::{DEFAULT_MANAGEMENT_KEY, KeyAlgorithm, PivEdge, Slot};
+use card_edges::key::KeyAlgorithm;
+use card_edges::piv::{DEFAULT_MANAGEMENT_KEY, PivEdge, Slot};
 use card_edges::transport::memory::MemoryCard;
 use card_edges::transport::{Exchange, Recording};
 use card_sim::PivSim;

@@ -1,7 +1,7 @@
 //! Public key blobs as the CSP wants them (`CONTAINER_INFO`), and the peer key blob
 //! `CardConstructDHAgreement` receives.
 
-use card_edges::piv::{KeyAlgorithm, PublicKey};
+use card_edges::key::{KeyAlgorithm, PublicKey};
 
 use crate::abi::crypt;
 use crate::edge::KeyRole;

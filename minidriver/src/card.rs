@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use card_edges::crypto::HashAlg;
 use card_edges::iso7816::{Atr, Counters, Limits, Session};
-use card_edges::piv::{KeyAlgorithm, PivEdge};
+use card_edges::key::KeyAlgorithm;
+use card_edges::piv::PivEdge;
 use card_edges::transport::Transport;
 use card_edges::transport::pcsc::PcscCard;
 use sha2::{Digest, Sha256, Sha384};

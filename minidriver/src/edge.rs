@@ -5,7 +5,8 @@ pub(crate) mod piv;
 
 use card_edges::crypto::HashAlg;
 use card_edges::iso7816::Counters;
-use card_edges::piv::{KeyAlgorithm, PublicKey};
+pub use card_edges::key::KeyRole;
+use card_edges::key::{KeyAlgorithm, PublicKey};
 use vfs::{FileInfo, FreeSpace, Principals};
 use zeroize::Zeroizing;
 
@@ -34,15 +35,6 @@ pub(crate) struct PinInfo {
     pub cache_policy_info: u32,
     /// `PIN_INFO` flags.
     pub flags: u32,
-}
-
-/// How a container's key is presented.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyRole {
-    /// The key-exchange slot (`AT_KEYEXCHANGE` RSA, `AT_ECDHE_*`).
-    Exchange,
-    /// The signature slot (`AT_SIGNATURE` RSA, `AT_ECDSA_*`).
-    Signature,
 }
 
 /// One key container.
@@ -148,6 +140,17 @@ pub(crate) struct KeySizes {
     pub maximum: u32,
     /// Step between sizes.
     pub increment: u32,
+}
+
+impl KeySizes {
+    /// Whether `bits` is one of these sizes.
+    pub(crate) fn allows(&self, bits: u32) -> bool {
+        let in_range = (self.minimum..=self.maximum).contains(&bits);
+        match self.increment {
+            0 => bits == self.minimum || bits == self.maximum,
+            step => in_range && (bits - self.minimum) % step == 0,
+        }
+    }
 }
 
 /// A new key for `CardCreateContainer`.

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
 
 use card_edges::crypto::HashAlg;
-use card_edges::piv::PublicKey;
+use card_edges::key::PublicKey;
 use card_edges::transport::memory::MemoryCard;
 use card_sim::PivSim;
 use minidriver::{Card, Decryption, Error, KeyRole};

@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use super::key::PublicKey;
 use super::objects::{self, Chuid, KeyHistory, tag};
 use super::slot::Slot;
 use crate::detect::PIV_AID;
 use crate::error::{Error, Result, TransportError};
 use crate::iso7816::tlv::{self, Tag};
 use crate::iso7816::{Command, Response, Session, Status, apdu::ins};
+use crate::key::PublicKey;
 use crate::transport::Transport;
 
 /// A slot's certificate and key, as read from the card.

@@ -15,14 +15,14 @@
 
 use sha2::{Digest, Sha256};
 use vfs::cmapfile::{ContainerMap, ContainerRecord, FLAG_DEFAULT, FLAG_VALID};
-use vfs::well_known::{self, CertKind};
+use vfs::well_known;
 use vfs::{AccessCondition, DirAccessCondition, FileInfo, FilePath, FreeSpace, Name, Storage};
 
 use super::edge::{PivEdge, SlotContent};
-use super::key::KeyAlgorithm;
 use super::slot::Slot;
 use crate::error::{Error, Result};
 use crate::iso7816::Command;
+use crate::key::KeyRole;
 use crate::transport::Transport;
 
 /// What the CSP wrote into `cardcf`, kept as offsets from the derived counters.
@@ -31,34 +31,6 @@ pub struct CardcfDelta {
     pins: u8,
     containers: u16,
     files: u16,
-}
-
-/// How a container's key is presented to the CSP.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeySpec {
-    /// `AT_KEYEXCHANGE`: RSA (which also signs), or ECDH on 9D and retired slots.
-    KeyExchange,
-    /// `AT_SIGNATURE` / ECDSA: EC keys in 9A, 9C and 9E.
-    Signature,
-}
-
-impl KeySpec {
-    /// The spec of a key of `algorithm` in `slot`.
-    pub fn of(slot: Slot, algorithm: KeyAlgorithm) -> Self {
-        match algorithm {
-            KeyAlgorithm::Rsa { .. } => Self::KeyExchange,
-            _ if slot.ec_is_key_agreement() => Self::KeyExchange,
-            _ => Self::Signature,
-        }
-    }
-
-    /// The certificate file kind for this spec.
-    pub fn cert_kind(self) -> CertKind {
-        match self {
-            Self::KeyExchange => CertKind::KeyExchange,
-            Self::Signature => CertKind::Signature,
-        }
-    }
 }
 
 /// One container as the CSP sees it.
@@ -71,7 +43,7 @@ pub struct Container {
     /// Container name (msclmd form).
     pub name: String,
     /// How the key is presented.
-    pub key_spec: KeySpec,
+    pub role: KeyRole,
     /// The key and certificate (the certificate is empty for a key generated this insertion
     /// whose certificate is not written yet).
     pub content: SlotContent,
@@ -260,7 +232,7 @@ impl<T: Transport> PivEdge<T> {
                 index: slot.container_index(),
                 slot,
                 name: container_name(&id, slot.certificate_tag()),
-                key_spec: KeySpec::of(slot, content.public_key.algorithm),
+                role: slot.role_of(content.public_key.algorithm),
                 default: Some(slot) == default_slot,
                 content,
             })
@@ -287,9 +259,9 @@ impl<T: Transport> PivEdge<T> {
         let mut map = ContainerMap::default();
         for c in self.containers()? {
             let bits = c.content.public_key.algorithm.bits();
-            let (sig, kx) = match c.key_spec {
-                KeySpec::Signature => (bits, 0),
-                KeySpec::KeyExchange => (0, bits),
+            let (sig, kx) = match c.role {
+                KeyRole::Signature => (bits, 0),
+                KeyRole::Exchange => (0, bits),
             };
             let flags = if c.default { FLAG_VALID | FLAG_DEFAULT } else { FLAG_VALID };
             let record = ContainerRecord::new(&c.name, flags, sig, kx)?;
@@ -298,12 +270,12 @@ impl<T: Transport> PivEdge<T> {
         Ok(map)
     }
 
-    fn cert_file(&mut self, name: &Name) -> Result<Option<(Slot, KeySpec)>> {
+    fn cert_file(&mut self, name: &Name) -> Result<Option<(Slot, KeyRole)>> {
         let Some((kind, index)) = well_known::parse_cert_file_name(name) else { return Ok(None) };
         let Some(slot) = Slot::from_container_index(usize::from(index)) else { return Ok(None) };
         let Some(content) = self.slot_content_if_candidate(slot)? else { return Ok(None) };
-        let spec = KeySpec::of(slot, content.public_key.algorithm);
-        Ok((spec.cert_kind() == kind && !content.certificate.is_empty()).then_some((slot, spec)))
+        let role = slot.role_of(content.public_key.algorithm);
+        Ok((role.cert_kind() == kind && !content.certificate.is_empty()).then_some((slot, role)))
     }
 
     fn slot_content_if_candidate(&mut self, slot: Slot) -> Result<Option<SlotContent>> {
@@ -350,7 +322,7 @@ impl<T: Transport> PivEdge<T> {
         let (kind, index) = well_known::parse_cert_file_name(&path.file)?;
         let slot = Slot::from_container_index(usize::from(index))?;
         let content = self.slot_content(slot).ok()??;
-        (KeySpec::of(slot, content.public_key.algorithm).cert_kind() == kind).then_some(slot)
+        (slot.role_of(content.public_key.algorithm).cert_kind() == kind).then_some(slot)
     }
 }
 
@@ -416,7 +388,7 @@ impl<T: Transport> Storage for PivEdge<T> {
         for c in self.containers()? {
             if !c.content.certificate.is_empty() {
                 let index = u8::try_from(c.index).map_err(|_| Error::Malformed { what: "container index" })?;
-                names.push(well_known::cert_file_name(c.key_spec.cert_kind(), index));
+                names.push(well_known::cert_file_name(c.role.cert_kind(), index));
             }
         }
         Ok(names)

@@ -5,13 +5,13 @@ use zeroize::Zeroizing;
 
 use super::auth::dynamic_element;
 use super::edge::{PivEdge, SlotContent, status_error};
-use super::key::{KeyAlgorithm, PublicKey};
 use super::objects;
 use super::slot::Slot;
 use crate::crypto::{self, HashAlg};
 use crate::error::{Error, Result};
 use crate::iso7816::tlv::{self, Tag};
 use crate::iso7816::{Command, apdu::ins};
+use crate::key::{KeyAlgorithm, PublicKey};
 use crate::transport::Transport;
 
 impl<T: Transport> PivEdge<T> {
@@ -23,7 +23,7 @@ impl<T: Transport> PivEdge<T> {
     /// [`Error::NotFound`] for an empty slot; malformed responses.
     pub fn private_operation(&mut self, slot: Slot, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         let alg = self.public_key(slot)?.algorithm;
-        let id = alg.piv_id().ok_or(Error::Unsupported("key size without a PIV algorithm identifier"))?;
+        let id = super::algorithm::id(alg).ok_or(Error::Unsupported("key size without a PIV algorithm identifier"))?;
         if input.len() != alg.byte_len() {
             return Err(Error::InvalidArgument("input length does not match the key"));
         }
@@ -118,7 +118,7 @@ impl<T: Transport> PivEdge<T> {
     /// [`Error::InvalidArgument`] for a point of the wrong size; as [`PivEdge::private_operation`].
     pub fn ecdh(&mut self, slot: Slot, peer_point: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         let alg = self.public_key(slot)?.algorithm;
-        let id = alg.piv_id().ok_or(Error::Unsupported("key without a PIV algorithm identifier"))?;
+        let id = super::algorithm::id(alg).ok_or(Error::Unsupported("key without a PIV algorithm identifier"))?;
         if alg.is_rsa() || peer_point.len() != 2 * alg.byte_len() + 1 || peer_point.first() != Some(&0x04) {
             return Err(Error::InvalidArgument("peer key is not an uncompressed point on this curve"));
         }
@@ -145,7 +145,8 @@ impl<T: Transport> PivEdge<T> {
     /// [`Error::SecurityStatusNotSatisfied`] without the management key; [`Error::Unsupported`]
     /// for an algorithm the card refuses.
     pub fn generate_key(&mut self, slot: Slot, algorithm: KeyAlgorithm) -> Result<PublicKey> {
-        let id = algorithm.piv_id().ok_or(Error::Unsupported("key size without a PIV algorithm identifier"))?;
+        let id =
+            super::algorithm::id(algorithm).ok_or(Error::Unsupported("key size without a PIV algorithm identifier"))?;
         let mut template = Vec::new();
         tlv::write(&mut template, Tag(0x80), &[id])?;
         let data = tlv::encode(Tag(0xAC), &template)?;

@@ -3,6 +3,8 @@
 
 use core::fmt;
 
+use crate::key::{KeyAlgorithm, KeyRole};
+
 /// A PIV key slot that can hold an asymmetric key and a certificate.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Slot(u8);
@@ -79,6 +81,16 @@ impl Slot {
     /// Whether EC keys in this slot are for key agreement (9D and retired) rather than signing.
     pub const fn ec_is_key_agreement(self) -> bool {
         matches!(self.0, 0x9D | 0x82..=0x95)
+    }
+
+    /// How a key of `algorithm` in this slot is presented: RSA keys are key exchange keys
+    /// (they sign too); EC keys are ECDH in 9D and the retired slots, ECDSA elsewhere.
+    pub fn role_of(self, algorithm: KeyAlgorithm) -> KeyRole {
+        match algorithm {
+            KeyAlgorithm::Rsa { .. } => KeyRole::Exchange,
+            _ if self.ec_is_key_agreement() => KeyRole::Exchange,
+            _ => KeyRole::Signature,
+        }
     }
 
     /// A human name for tools.

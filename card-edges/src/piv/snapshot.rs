@@ -9,10 +9,10 @@
 use sha2::{Digest, Sha256};
 
 use super::edge::{PivEdge, SlotContent};
-use super::key::PublicKey;
 use super::objects::KeyHistory;
 use super::slot::Slot;
 use crate::error::Result;
+use crate::key::PublicKey;
 use crate::transport::Transport;
 
 const VERSION: u8 = 1;

@@ -66,7 +66,7 @@ fn no_leaks() {
 }
 
 fn rsa_key(cert: &[u8]) -> rsa::RsaPublicKey {
-    crypto::public_key_from_spki(&card_edges::piv::PublicKey::from_certificate(cert).unwrap().spki).unwrap()
+    crypto::public_key_from_spki(&card_edges::key::PublicKey::from_certificate(cert).unwrap().spki).unwrap()
 }
 
 fn verify_card_rsa(cert: &[u8], hash_alg: Option<HashAlg>, hash: &[u8], le_signature: &[u8]) {
@@ -190,7 +190,7 @@ fn items_130_to_132_container_info_matches_the_certificates() {
     assert_eq!(&kx[20..], &n[..], "little-endian modulus");
     let (sig, kx) = csp.container_info(1).unwrap();
     assert!(kx.is_empty());
-    let spki = card_edges::piv::PublicKey::from_certificate(&s.sim().certificate(0x9C).unwrap()).unwrap();
+    let spki = card_edges::key::PublicKey::from_certificate(&s.sim().certificate(0x9C).unwrap()).unwrap();
     assert_eq!(&sig[..8], &[0x45, 0x43, 0x53, 0x31, 32, 0, 0, 0], "BCRYPT_ECDSA_PUBLIC_P256_MAGIC");
     assert_eq!(&sig[8..], &spki.ec_point().unwrap()[1..]);
     assert_eq!(csp.container_info(7).unwrap_err().0, code::SCARD_E_NO_KEY_CONTAINER);
@@ -274,7 +274,7 @@ fn items_138_to_142_signatures_with_every_padding_and_hash() {
     // ECDSA: 9E needs no PIN; 9C needs the sign PIN right before each use.
     let verify_p256 = |slot: u8, rs: &[u8], hash: &[u8]| {
         use p256::ecdsa::signature::hazmat::PrehashVerifier;
-        let spki = card_edges::piv::PublicKey::from_certificate(&s.sim().certificate(slot).unwrap()).unwrap().spki;
+        let spki = card_edges::key::PublicKey::from_certificate(&s.sim().certificate(slot).unwrap()).unwrap().spki;
         let vk = <p256::ecdsa::VerifyingKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(&spki).unwrap();
         vk.verify_prehash(hash, &p256::ecdsa::Signature::from_slice(rs).unwrap()).unwrap();
     };
@@ -370,7 +370,7 @@ fn items_150_to_152_ecdh_with_every_kdf_matches_software() {
         let mut blob = 0x314B_4345u32.to_le_bytes().to_vec();
         blob.extend_from_slice(&32u32.to_le_bytes());
         blob.extend_from_slice(&point.as_bytes()[1..]);
-        let card_pub = card_edges::piv::PublicKey::from_certificate(&s.sim().certificate(0x9D).unwrap()).unwrap();
+        let card_pub = card_edges::key::PublicKey::from_certificate(&s.sim().certificate(0x9D).unwrap()).unwrap();
         let theirs = <p256::PublicKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(&card_pub.spki).unwrap();
         let z = p256::ecdh::diffie_hellman(ours.to_nonzero_scalar(), theirs.as_affine()).raw_secret_bytes().to_vec();
         assert_eq!(

@@ -183,11 +183,11 @@ fn le(mut v: Vec<u8>) -> Vec<u8> {
 
 fn rsa_key(sim: &PivSim, slot: u8) -> rsa::RsaPublicKey {
     let cert = sim.certificate(slot).unwrap();
-    crypto::public_key_from_spki(&card_edges::piv::PublicKey::from_certificate(&cert).unwrap().spki).unwrap()
+    crypto::public_key_from_spki(&card_edges::key::PublicKey::from_certificate(&cert).unwrap().spki).unwrap()
 }
 
 fn p256_key(sim: &PivSim, slot: u8) -> p256::ecdsa::VerifyingKey {
-    let spki = card_edges::piv::PublicKey::from_certificate(&sim.certificate(slot).unwrap()).unwrap().spki;
+    let spki = card_edges::key::PublicKey::from_certificate(&sim.certificate(slot).unwrap()).unwrap().spki;
     <p256::ecdsa::VerifyingKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(&spki).unwrap()
 }
 
@@ -204,7 +204,7 @@ fn peer_blob(sim: &PivSim) -> (Vec<u8>, Vec<u8>) {
     let mut blob = crypt::ECDH_PUBLIC_P256_MAGIC.to_le_bytes().to_vec();
     blob.extend_from_slice(&32u32.to_le_bytes());
     blob.extend_from_slice(&point.as_bytes()[1..]);
-    let card_pub = card_edges::piv::PublicKey::from_certificate(&sim.certificate(0x9D).unwrap()).unwrap();
+    let card_pub = card_edges::key::PublicKey::from_certificate(&sim.certificate(0x9D).unwrap()).unwrap();
     let theirs = <p256::PublicKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(&card_pub.spki).unwrap();
     let z = p256::ecdh::diffie_hellman(ours.to_nonzero_scalar(), theirs.as_affine()).raw_secret_bytes().to_vec();
     (blob, z)

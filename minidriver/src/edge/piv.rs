@@ -17,7 +17,8 @@
 use std::collections::BTreeMap;
 
 use card_edges::iso7816::Counters;
-use card_edges::piv::{KeyAlgorithm, KeySpec, PivEdge, Slot};
+use card_edges::key::KeyAlgorithm;
+use card_edges::piv::{PivEdge, Slot};
 use vfs::{Principals, Vfs};
 use zeroize::Zeroizing;
 
@@ -65,23 +66,15 @@ impl PivCard {
         }
     }
 
-    fn role_of(spec: KeySpec) -> KeyRole {
-        match spec {
-            KeySpec::KeyExchange => KeyRole::Exchange,
-            KeySpec::Signature => KeyRole::Signature,
-        }
-    }
-
     fn to_container(&self, c: card_edges::piv::Container, all: &[card_edges::piv::Container]) -> Result<Container> {
         let index = u8::try_from(c.index).map_err(|_| Error::NoKeyContainer)?;
-        let role = Self::role_of(c.key_spec);
+        let role = c.role;
         let associated_ecdh = match self.associations.get(&index) {
             Some(i) => Some(*i),
             None if role == KeyRole::Signature && !c.content.public_key.algorithm.is_rsa() => all
                 .iter()
                 .find(|o| {
-                    o.key_spec == KeySpec::KeyExchange
-                        && o.content.public_key.algorithm == c.content.public_key.algorithm
+                    o.role == KeyRole::Exchange && o.content.public_key.algorithm == c.content.public_key.algorithm
                 })
                 .and_then(|o| u8::try_from(o.index).ok()),
             None => None,
@@ -99,8 +92,12 @@ impl PivCard {
     }
 
     fn supported_algorithms(&mut self) -> Vec<KeyAlgorithm> {
-        let listed: Vec<KeyAlgorithm> =
-            self.piv().advertised_algorithms().iter().filter_map(|id| KeyAlgorithm::from_piv_id(*id)).collect();
+        let listed: Vec<KeyAlgorithm> = self
+            .piv()
+            .advertised_algorithms()
+            .iter()
+            .filter_map(|id| card_edges::piv::algorithm::from_id(*id))
+            .collect();
         if listed.is_empty() {
             // No property template list (YubiKeys send none): the SP 800-78 set.
             vec![KeyAlgorithm::Rsa { bits: 2048 }, KeyAlgorithm::P256, KeyAlgorithm::P384]
@@ -179,12 +176,7 @@ impl Edge for PivCard {
         match key {
             NewKey::Import(_) => Err(Error::Unsupported("PIV has no standard key import")),
             NewKey::Generate(algorithm, role) => {
-                if KeySpec::of(slot, algorithm)
-                    != match role {
-                        KeyRole::Exchange => KeySpec::KeyExchange,
-                        KeyRole::Signature => KeySpec::Signature,
-                    }
-                {
+                if slot.role_of(algorithm) != role {
                     return Err(Error::Unsupported("this slot holds keys of the other key spec"));
                 }
                 if !self.supported_algorithms().contains(&algorithm) {

@@ -2,7 +2,7 @@
 
 use core::ptr;
 
-use card_edges::piv::KeyAlgorithm;
+use card_edges::key::KeyAlgorithm;
 use windows_sys::Win32::Security::Cryptography::{CARD_DATA, CONTAINER_INFO};
 use windows_sys::core::PCWSTR;
 use zeroize::Zeroizing;
@@ -67,9 +67,6 @@ fn new_key(key_spec: u32, key_size: u32) -> Result<(KeyAlgorithm, KeyRole)> {
         keyspec::AT_KEYEXCHANGE | keyspec::AT_SIGNATURE => {
             let bits = u16::try_from(key_size).map_err(|_| Error::InvalidParameter("dwKeySize"))?;
             let alg = KeyAlgorithm::Rsa { bits };
-            if alg.piv_id().is_none() {
-                return Err(Error::InvalidParameter("unsupported RSA size"));
-            }
             let role = if key_spec == keyspec::AT_KEYEXCHANGE { KeyRole::Exchange } else { KeyRole::Signature };
             Ok((alg, role))
         }
@@ -121,6 +118,11 @@ unsafe fn create(
         }
         misc::CREATE_CONTAINER_KEY_GEN => {
             let (alg, role) = new_key(key_spec, key_size)?;
+            // The card's own sizes (no card I/O): a spec it lacks is unsupported, a size outside
+            // its range invalid (spec §4.6.1).
+            if !ctx.key_sizes(key_spec)?.allows(u32::from(alg.bits())) {
+                return Err(Error::InvalidParameter("dwKeySize is not a size this card generates"));
+            }
             NewKey::Generate(alg, role)
         }
         _ => return Err(Error::InvalidParameter("dwFlags must be KEY_GEN or KEY_IMPORT")),

@@ -1,5 +1,6 @@
-//! What a slot's key is, learned from its certificate: PIV has no standard "read public key",
-//! so the certificate's SubjectPublicKeyInfo is the host's only source.
+//! Card-neutral key types that every card edge uses: what a key is ([`KeyAlgorithm`]), its
+//! public half ([`PublicKey`], kept as SubjectPublicKeyInfo DER whatever form the card gave it
+//! in), and how a container presents it to the Base CSP ([`KeyRole`]).
 
 use der::Decode;
 use der::asn1::ObjectIdentifier;
@@ -13,7 +14,7 @@ const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10
 const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 
-/// A key algorithm a PIV slot can hold.
+/// A key algorithm a card edge can hold: RSA of a given size, or ECC on a NIST curve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KeyAlgorithm {
     /// RSA with this modulus size in bits.
@@ -28,33 +29,6 @@ pub enum KeyAlgorithm {
 }
 
 impl KeyAlgorithm {
-    /// The PIV algorithm identifier (P1 of GENERAL AUTHENTICATE, `80` in GENERATE): SP 800-78
-    /// values, plus `16` for RSA-4096 as YubiKey 5.7+ and its clones number it.
-    pub fn piv_id(self) -> Option<u8> {
-        match self {
-            Self::Rsa { bits: 1024 } => Some(0x06),
-            Self::Rsa { bits: 2048 } => Some(0x07),
-            Self::Rsa { bits: 3072 } => Some(0x05),
-            Self::Rsa { bits: 4096 } => Some(0x16),
-            Self::Rsa { .. } => None,
-            Self::P256 => Some(0x11),
-            Self::P384 => Some(0x14),
-        }
-    }
-
-    /// The algorithm a PIV identifier names.
-    pub fn from_piv_id(id: u8) -> Option<Self> {
-        match id {
-            0x06 => Some(Self::Rsa { bits: 1024 }),
-            0x07 => Some(Self::Rsa { bits: 2048 }),
-            0x05 => Some(Self::Rsa { bits: 3072 }),
-            0x16 => Some(Self::Rsa { bits: 4096 }),
-            0x11 => Some(Self::P256),
-            0x14 => Some(Self::P384),
-            _ => None,
-        }
-    }
-
     /// Key size in bits (the curve size for ECC).
     pub fn bits(self) -> u16 {
         match self {
@@ -75,7 +49,28 @@ impl KeyAlgorithm {
     }
 }
 
-/// A slot's public key.
+/// How a container presents its key to the Base CSP: in the key-exchange slot of the container
+/// (`AT_KEYEXCHANGE` RSA, which signs too; `AT_ECDHE_*`) or the signature slot (`AT_SIGNATURE`,
+/// `AT_ECDSA_*`). Smart Card Minidriver Specification v7, section 8.1 (CONTAINER_MAP_RECORD).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyRole {
+    /// The key-exchange slot.
+    Exchange,
+    /// The signature slot.
+    Signature,
+}
+
+impl KeyRole {
+    /// The certificate file of a key in this role (`kxcNN` or `kscNN`).
+    pub fn cert_kind(self) -> vfs::well_known::CertKind {
+        match self {
+            Self::Exchange => vfs::well_known::CertKind::KeyExchange,
+            Self::Signature => vfs::well_known::CertKind::Signature,
+        }
+    }
+}
+
+/// A key's public half.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublicKey {
     /// The algorithm and size.
@@ -89,7 +84,7 @@ impl PublicKey {
     ///
     /// # Errors
     /// [`Error::Malformed`] when the certificate does not parse; [`Error::Unsupported`] for
-    /// key types PIV cannot hold.
+    /// key types no edge holds (other than RSA, P-256 and P-384).
     pub fn from_certificate(der: &[u8]) -> Result<Self> {
         let cert = x509_cert::Certificate::from_der(der)
             .map_err(|_| Error::Malformed { what: "certificate is not X.509 DER" })?;
@@ -131,6 +126,25 @@ impl PublicKey {
         Ok(Self { algorithm, spki: spki.to_vec() })
     }
 
+    /// An RSA key from its modulus and public exponent (big-endian, as cards return them in
+    /// a `7F49` template, ISO 7816-8 and GIDS v2), encoded as SubjectPublicKeyInfo.
+    ///
+    /// # Errors
+    /// [`Error::Malformed`] for a zero, even or oversized modulus or exponent.
+    pub fn from_rsa_components(modulus: &[u8], exponent: &[u8]) -> Result<Self> {
+        use rsa::pkcs8::EncodePublicKey;
+        let (n, e) = (trim_leading_zeros(modulus), trim_leading_zeros(exponent));
+        if n.is_empty() || n.len() > 2048 || e.is_empty() || e.len() > 8 {
+            return Err(Error::Malformed { what: "RSA public key component of a bad size" });
+        }
+        let bits = u32::try_from(n.len() * 8).map_err(|_| Error::Malformed { what: "RSA modulus too long" })?;
+        let n = rsa::BoxedUint::from_be_slice(n, bits).map_err(|_| Error::Malformed { what: "RSA modulus" })?;
+        let e = rsa::BoxedUint::from_be_slice(e, 64).map_err(|_| Error::Malformed { what: "RSA exponent" })?;
+        let key = rsa::RsaPublicKey::new(n, e).map_err(|_| Error::Malformed { what: "RSA public key out of range" })?;
+        let spki = key.to_public_key_der().map_err(|_| Error::Malformed { what: "RSA public key does not encode" })?;
+        Self::from_spki(spki.as_bytes())
+    }
+
     /// The uncompressed EC point (`04 X Y`) of an EC key.
     ///
     /// # Errors
@@ -163,6 +177,12 @@ impl PublicKey {
     }
 }
 
+/// A big-endian integer without its leading zero bytes (empty for zero).
+fn trim_leading_zeros(b: &[u8]) -> &[u8] {
+    let start = b.iter().position(|x| *x != 0).unwrap_or(b.len());
+    b.get(start..).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,12 +196,28 @@ mod tests {
         );
         assert_eq!(PublicKey::from_certificate(certs::DIGITAL_SIGNATURE_9C).unwrap().algorithm, KeyAlgorithm::P256);
         assert_eq!(PublicKey::from_certificate(certs::RETIRED_85_P384).unwrap().algorithm, KeyAlgorithm::P384);
-        assert_eq!(PublicKey::from_certificate(certs::RETIRED_84_RSA_4096).unwrap().algorithm.piv_id(), Some(0x16));
+        assert_eq!(
+            PublicKey::from_certificate(certs::RETIRED_84_RSA_4096).unwrap().algorithm,
+            KeyAlgorithm::Rsa { bits: 4096 }
+        );
         let k = PublicKey::from_certificate(certs::CARD_AUTH_9E).unwrap();
         assert_eq!(k.spki, test_vectors::keys::P256_B_SPKI);
         assert_eq!(k.ec_point().unwrap().len(), 65);
         let (n, e) = PublicKey::from_certificate(certs::KEY_MANAGEMENT_9D).unwrap().rsa_components().unwrap();
         assert_eq!((n.len(), e), (256, vec![1, 0, 1]));
         assert!(PublicKey::from_certificate(&[0x30, 0x00]).is_err());
+    }
+
+    #[test]
+    fn rsa_key_from_components_matches_the_certificate() {
+        let k = PublicKey::from_certificate(test_vectors::certs::KEY_MANAGEMENT_9D).unwrap();
+        let (n, e) = k.rsa_components().unwrap();
+        let mut padded = vec![0, 0];
+        padded.extend_from_slice(&n);
+        assert_eq!(PublicKey::from_rsa_components(&padded, &[0, 1, 0, 1]).unwrap(), k);
+        assert_eq!(PublicKey::from_rsa_components(&n, &e).unwrap().spki, k.spki);
+        assert!(PublicKey::from_rsa_components(&[], &e).is_err());
+        assert!(PublicKey::from_rsa_components(&n, &[0]).is_err());
+        assert!(PublicKey::from_rsa_components(&[0xFF; 3000], &e).is_err());
     }
 }
