@@ -148,7 +148,7 @@ impl KeySizes {
         let in_range = (self.minimum..=self.maximum).contains(&bits);
         match self.increment {
             0 => bits == self.minimum || bits == self.maximum,
-            step => in_range && (bits - self.minimum) % step == 0,
+            step => in_range && (bits - self.minimum).is_multiple_of(step),
         }
     }
 }
