@@ -8,9 +8,8 @@ use std::ffi::CString;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use card_edges::crypto::HashAlg;
-use card_edges::iso7816::{Atr, Counters, Limits, Session};
+use card_edges::iso7816::Counters;
 use card_edges::key::KeyAlgorithm;
-use card_edges::piv::PivEdge;
 use card_edges::transport::Transport;
 use card_edges::transport::pcsc::PcscCard;
 use sha2::{Digest, Sha256, Sha384};
@@ -18,8 +17,7 @@ use zeroize::Zeroizing;
 
 use crate::abi::pin;
 use crate::context::{Context, NoCache};
-use crate::edge::piv::{PUK, PivCard};
-use crate::edge::{Container, DecryptPadding, SignRequest};
+use crate::edge::{Container, DecryptPadding, OpenOptions, SignRequest};
 use crate::error::{Error, Result};
 use crate::link::Link;
 
@@ -40,7 +38,7 @@ impl Card {
     ///
     /// # Errors
     /// PC/SC failures (service not running, no reader, no card); [`Error::UnknownCard`] for a
-    /// card without a PIV application.
+    /// card without a PIV or GIDS application.
     pub fn open(reader: Option<&str>) -> Result<Self> {
         let card = match reader {
             Some(name) => {
@@ -55,20 +53,20 @@ impl Card {
     /// Opens a card over any transport (an in-memory simulated card, a recording wrapper...).
     ///
     /// # Errors
-    /// Transport failures; [`Error::UnknownCard`] for a card without a PIV application.
+    /// Transport failures; [`Error::UnknownCard`] for a card without a PIV or GIDS application.
     pub fn with_transport(transport: impl Transport + Send + 'static) -> Result<Self> {
+        Self::with_options(transport, &OpenOptions::from_env())
+    }
+
+    /// Opens a card over any transport with explicit [`OpenOptions`] (a vendor GIDS AID).
+    ///
+    /// # Errors
+    /// As [`Card::with_transport`].
+    pub fn with_options(transport: impl Transport + Send + 'static, options: &OpenOptions) -> Result<Self> {
         let mut link = Link::Supplied(Box::new(transport));
         let atr = link.atr().map_err(Error::from)?;
-        let caps = Atr::parse(&atr).ok().and_then(|a| a.card_capabilities());
-        let mut session = Session::new(link);
-        session.set_limits(Limits::from_capabilities(caps));
-        let mut piv = PivEdge::new(session);
-        match piv.select() {
-            Ok(()) => {}
-            Err(card_edges::Error::NotFound(_)) => return Err(Error::UnknownCard),
-            Err(e) => return Err(e.into()),
-        }
-        Ok(Self { inner: Arc::new(Mutex::new(Context::new(7, Box::new(PivCard::new(piv))))) })
+        let edge = crate::edge::open(link, &atr, options)?;
+        Ok(Self { inner: Arc::new(Mutex::new(Context::new(7, edge))) })
     }
 
     fn ctx(&self) -> MutexGuard<'_, Context> {
@@ -148,9 +146,13 @@ impl Card {
     /// Unblocks the user PIN with the PUK and sets `new_pin`.
     ///
     /// # Errors
-    /// [`Error::WrongPin`] (PUK tries left), [`Error::PinBlocked`] (PUK blocked).
+    /// [`Error::Unsupported`] for a card without a PUK; [`Error::WrongPin`] (PUK tries left),
+    /// [`Error::PinBlocked`] (PUK blocked).
     pub fn unblock_pin(&self, puk: &[u8], new_pin: &[u8]) -> Result<()> {
-        self.run(|c| c.unblock(PUK, puk, pin::ROLE_USER, new_pin))
+        self.run(|c| {
+            let puk_id = c.typed_unblocker(pin::ROLE_USER)?;
+            c.unblock(puk_id, puk, pin::ROLE_USER, new_pin)
+        })
     }
 
     /// Ends the PIN's verified state.

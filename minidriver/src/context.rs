@@ -448,6 +448,18 @@ impl Context {
         self.authenticate(id, &pin_bytes)
     }
 
+    /// The typed-in PIN (a PUK) that may unblock `target`, from the card's `PIN_INFO`.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] when no typed-in PIN may unblock it (a card without a PUK).
+    pub(crate) fn typed_unblocker(&self, target: PinId) -> Result<PinId> {
+        let allowed = self.pin_info(target)?.unblock_permission;
+        (0..pin::MAX_PINS)
+            .filter(|id| allowed & pin::set_of(*id) != 0 && *id != target)
+            .find(|id| self.pin_info(*id).is_ok_and(|i| i.pin_type == pin::ALPHANUMERIC))
+            .ok_or(Error::Unsupported("no PIN of this card unblocks that one"))
+    }
+
     pub(crate) fn tries_left(&mut self, id: PinId) -> Result<Option<u32>> {
         self.edge.tries_left(id)
     }

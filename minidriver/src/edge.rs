@@ -1,7 +1,12 @@
-//! What the minidriver needs from a card edge, independent of the C ABI: the dispatch point
-//! where a second edge (GIDS) plugs in without touching `ffi`.
+//! What the minidriver needs from a card edge, independent of the C ABI, and the one dispatch
+//! ([`open`]) that gives a card its edge. Each edge is its own module; nothing in `ffi` or in
+//! [`crate::Card`] knows which one it talks to.
 
+mod open;
 pub(crate) mod piv;
+
+pub(crate) use open::open;
+pub use open::{GIDS_AID_ENV, OpenOptions};
 
 use card_edges::crypto::HashAlg;
 use card_edges::iso7816::Counters;

@@ -23,5 +23,5 @@ mod link;
 mod session_pin;
 
 pub use card::{Card, CardKey, Decryption};
-pub use edge::{Container, KeyRole};
+pub use edge::{Container, GIDS_AID_ENV, KeyRole, OpenOptions};
 pub use error::{Error, Result};

@@ -12,6 +12,11 @@ use crate::transport::Transport;
 pub struct ClassConfig {
     /// A vendor's own GIDS AID to select instead of the MS GIDS AID.
     pub custom_gids_aid: Option<Vec<u8>>,
+    /// Ask for the application's answer on the PIV SELECT too (`Le = 00`). Windows' discovery
+    /// sends it without Le; a driver that goes on with the selected application wants the PIV
+    /// application property template (SP 800-73-4 Part 2, 3.1.1) it returns. The decision is the
+    /// same either way.
+    pub request_fci: bool,
 }
 
 /// What the class minidriver decided.
@@ -23,13 +28,28 @@ pub struct ClassOutcome {
     pub evidence: Vec<Step>,
 }
 
+impl ClassOutcome {
+    /// The answer to the SELECT that decided (its data is the application's FCI or property
+    /// template); `None` when no edge was decided.
+    pub fn selection(&self) -> Option<&crate::iso7816::Response> {
+        self.edge?;
+        self.evidence.last().and_then(|s| s.response.as_ref())
+    }
+
+    /// Whether the decision rests on an application that answered its SELECT (false for the
+    /// class minidriver's "AID not found: GIDS" rule, where nothing was selected).
+    pub fn application_selected(&self) -> bool {
+        self.selection().is_some_and(|r| r.sw.is_success())
+    }
+}
+
 /// Runs the class minidriver's PIV/GIDS decision.
 ///
 /// # Errors
 /// Only transport failures.
 pub fn class_minidriver<T: Transport>(session: &mut Session<T>, config: &ClassConfig) -> Result<ClassOutcome> {
     let mut evidence = Vec::new();
-    let (rsp, mut step) = probe(session, "SELECT PIV AID", &select_aid(&PIV_AID, false))?;
+    let (rsp, mut step) = probe(session, "SELECT PIV AID", &select_aid(&PIV_AID, config.request_fci))?;
     if rsp.sw.is_success() {
         step.finding = "PIV application present: card marked PIV".into();
         evidence.push(step);

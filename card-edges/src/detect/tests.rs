@@ -274,7 +274,32 @@ fn class_unknown_when_gids_select_fails_otherwise() {
 fn class_vendor_gids_aid() {
     let custom = hex!("A000000397425446590201");
     let (mut s, m) = session(ATR_HIST, &[(SELECT_PIV, NOT_FOUND), (&hex!("00A404000BA00000039742544659020100"), OK)]);
-    let out = class_minidriver(&mut s, &ClassConfig { custom_gids_aid: Some(custom.to_vec()) }).unwrap();
+    let out =
+        class_minidriver(&mut s, &ClassConfig { custom_gids_aid: Some(custom.to_vec()), request_fci: false }).unwrap();
     assert_clean(&m);
     assert_eq!(out.edge, Some(CardEdge::Gids));
+}
+
+#[test]
+fn class_piv_with_fci_returns_the_template() {
+    let select_le = hex!("00A4040009A00000030800001000 00");
+    let template = hex!("61 03 4F 01 AA 90 00");
+    let (mut s, m) = session(ATR_HIST, &[(&select_le, &template)]);
+    let out = class_minidriver(&mut s, &ClassConfig { request_fci: true, ..ClassConfig::default() }).unwrap();
+    assert_clean(&m);
+    assert_eq!(out.edge, Some(CardEdge::Piv));
+    assert!(out.application_selected());
+    assert_eq!(out.selection().map(|r| r.data.clone()), Some(hex!("61 03 4F 01 AA").to_vec()));
+}
+
+#[test]
+fn class_gids_by_not_found_selects_nothing() {
+    let (mut s, m) = session(ATR_HIST, &[(SELECT_PIV, NOT_FOUND), (SELECT_GIDS, NOT_FOUND)]);
+    let out = class_minidriver(&mut s, &ClassConfig::default()).unwrap();
+    assert_clean(&m);
+    assert_eq!(out.edge, Some(CardEdge::Gids));
+    assert!(!out.application_selected());
+    let (mut s, _) = session(ATR_HIST, &[(SELECT_PIV, NOT_FOUND), (SELECT_GIDS, &hex!("6E00"))]);
+    let out = class_minidriver(&mut s, &ClassConfig::default()).unwrap();
+    assert_eq!(out.selection(), None);
 }

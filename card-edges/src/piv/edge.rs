@@ -87,6 +87,16 @@ impl<T: Transport> PivEdge<T> {
         }
     }
 
+    /// An edge on a card whose PIV application was just selected by someone else (the class
+    /// minidriver's discovery): `template` is that SELECT's response data, the application
+    /// property template, so nothing is sent again.
+    pub fn selected(session: Session<T>, template: &[u8]) -> Self {
+        let mut edge = Self::new(session);
+        edge.cache.algorithms = objects::template_algorithms(template);
+        edge.selected = true;
+        edge
+    }
+
     /// An edge whose session limits come from the ATR.
     ///
     /// # Errors

@@ -3,8 +3,6 @@
 
 use core::ptr;
 
-use card_edges::iso7816::{Atr, Limits, Session, Status};
-use card_edges::piv::PivEdge;
 use card_edges::transport::Transport;
 use windows_sys::Win32::Security::Cryptography::CARD_DATA;
 
@@ -12,7 +10,7 @@ use super::util::{self, Csp};
 use super::{VENDOR_MAGIC, VendorBlock, auth, containers, crypto, files, props, register, registry, ski};
 use crate::abi::{code, misc, version};
 use crate::context::Context;
-use crate::edge::piv::PivCard;
+use crate::edge::OpenOptions;
 use crate::error::{Error, Result};
 use crate::link::Link;
 
@@ -20,9 +18,9 @@ use crate::link::Link;
 const MAX_ATR: u32 = 33;
 
 /// `CardAcquireContext`: validates the CSP's `CARD_DATA`, negotiates the version (4 to 7,
-/// written back), identifies the card over the CSP's handles as the class minidriver does
-/// (SELECT PIV AID; the GIDS edge is not part of this build, so other cards are
-/// `SCARD_E_UNKNOWN_CARD`), and fills the function table.
+/// written back), opens the card over the CSP's handles with the edge the class minidriver's
+/// discovery decides (cards with neither application are `SCARD_E_UNKNOWN_CARD`), and fills
+/// the function table.
 ///
 /// # Safety
 /// `p_card_data` must be NULL or point to a `CARD_DATA` of the version it declares (at least the
@@ -115,10 +113,7 @@ unsafe fn acquire(cd: *mut CARD_DATA, flags: u32, supplied: Option<Box<dyn Trans
             Link::borrowed(csp.context_handle, csp.card_handle)
         }
     };
-    let caps = Atr::parse(&atr).ok().and_then(|a| a.card_capabilities());
-    let mut session = Session::new(link);
-    session.set_limits(Limits::from_capabilities(caps));
-    let edge = identify(session)?;
+    let edge = crate::edge::open(link, &atr, &OpenOptions::from_env())?;
     let context = Context::new(negotiated, edge);
 
     let block = csp.alloc_copy(&[0u8; size_of::<VendorBlock>()])?.cast::<VendorBlock>();
@@ -133,28 +128,6 @@ unsafe fn acquire(cd: *mut CARD_DATA, flags: u32, supplied: Option<Box<dyn Trans
     }
     tracing::debug!(version = negotiated, "context acquired");
     Ok(())
-}
-
-/// The class minidriver's discovery: SELECT PIV AID (the PIV edge's own SELECT, which also
-/// reads the application property template); a card without PIV would be GIDS, whose edge is
-/// not in this build.
-fn identify(session: Session<Link>) -> Result<Box<dyn crate::edge::Edge>> {
-    let mut piv = PivEdge::new(session);
-    match piv.select() {
-        Ok(()) => Ok(Box::new(PivCard::new(piv))),
-        Err(card_edges::Error::NotFound(_) | card_edges::Error::Status(_)) => {
-            let mut session = piv.into_session();
-            let gids = card_edges::iso7816::Command::new(0, 0xA4, 4, 0)
-                .with_data(card_edges::detect::GIDS_AID.to_vec())
-                .with_le(256);
-            let rsp = session.transmit(&gids)?;
-            if matches!(rsp.sw.status(), Status::Success | Status::NotFound) {
-                tracing::info!("a GIDS card (by the class minidriver's rule); no GIDS edge in this build");
-            }
-            Err(Error::UnknownCard)
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// Fills the function pointers of `version`; `pvUnused3`/`pvUnused4` are set to NULL.

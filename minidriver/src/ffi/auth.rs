@@ -79,7 +79,7 @@ pub(super) unsafe extern "system" fn card_authenticate_pin(
     })
 }
 
-/// `CardGetChallenge`: an administrator challenge (PIV: external 9B authentication).
+/// `CardGetChallenge`: an administrator challenge (the edge's external authentication).
 pub(super) unsafe extern "system" fn card_get_challenge(cd: *const CARD_DATA, ppb: *mut *mut u8, pcb: *mut u32) -> u32 {
     entry("CardGetChallenge", cd, |ctx, csp| challenge_out(ctx, csp, pin::ROLE_ADMIN, ppb, pcb))
 }
@@ -101,8 +101,9 @@ pub(super) unsafe extern "system" fn card_authenticate_challenge(
     })
 }
 
-/// `CardUnblockPin`: `CARD_AUTHENTICATE_PIN_PIN` takes the PUK; `..._CHALLENGE_RESPONSE` the
-/// administrator's response (not possible on PIV: unsupported).
+/// `CardUnblockPin`: `CARD_AUTHENTICATE_PIN_PIN` takes the typed-in PIN that may unblock the
+/// user PIN (a PUK); `..._CHALLENGE_RESPONSE` the administrator's response, where the card
+/// allows it (the edge answers unsupported otherwise).
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe extern "system" fn card_unblock_pin(
     cd: *const CARD_DATA,
@@ -127,7 +128,7 @@ pub(super) unsafe extern "system" fn card_unblock_pin(
             return Err(Error::InvalidParameter("the retry limit cannot be changed"));
         }
         let auth_pin = match flags {
-            pin::AUTH_PIN => crate::edge::piv::PUK,
+            pin::AUTH_PIN => ctx.typed_unblocker(pin::ROLE_USER)?,
             pin::AUTH_CHALLENGE_RESPONSE => pin::ROLE_ADMIN,
             _ => return Err(Error::InvalidParameter("dwFlags")),
         };
@@ -215,7 +216,7 @@ pub(super) unsafe extern "system" fn card_authenticate_ex(
             return Err(Error::InvalidParameter("unknown dwFlags"));
         }
         valid_pin_id(ctx, id)?;
-        // PIV PINs are typed in: there is no external PIN, so PIN data is always required.
+        // No edge has an external PIN (PIN pad, biometric): PIN data is always required.
         // SAFETY: pbPinData holds cbPinData bytes.
         let data = unsafe { util::required_bytes(pb, cb, "pbPinData is NULL")? };
         let generate = flags & pin::GENERATE_SESSION_PIN != 0;

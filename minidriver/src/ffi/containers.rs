@@ -110,11 +110,13 @@ unsafe fn create(
             if pb_key.is_null() {
                 return Err(Error::InvalidParameter("pbKeyData is NULL"));
             }
-            // A PRIVATEKEYBLOB's size follows from its header; the PIV edge refuses imports
-            // before looking at the key, so only the header is read here.
-            // SAFETY: pbKeyData points to at least a BLOBHEADER per the contract.
-            let header = unsafe { util::bytes(pb_key, 8, "pbKeyData")? };
-            NewKey::Import(Zeroizing::new(header.to_vec()))
+            // A PRIVATEKEYBLOB's size follows from its header: read that, then the whole blob.
+            // SAFETY: pbKeyData points to at least a BLOBHEADER + RSAPUBKEY per the contract.
+            let header = unsafe { util::bytes(pb_key, util::dword(blobs::PRIVATE_KEY_BLOB_HEADER)?, "pbKeyData")? };
+            let len = util::dword(blobs::private_key_blob_len(header)?)?;
+            // SAFETY: a PRIVATEKEYBLOB of this header holds `len` bytes.
+            let blob = unsafe { util::bytes(pb_key, len, "pbKeyData")? };
+            NewKey::Import(Zeroizing::new(blob.to_vec()))
         }
         misc::CREATE_CONTAINER_KEY_GEN => {
             let (alg, role) = new_key(key_spec, key_size)?;
@@ -133,8 +135,8 @@ unsafe fn create(
     ctx.create_container(index, key, pin_id, &mut &*csp)
 }
 
-/// `CardCreateContainer`: on PIV, key generation in the container's slot (needs the card
-/// management key); imports are unsupported.
+/// `CardCreateContainer`: key generation or import in the container, as the card's edge allows
+/// (`SCARD_E_UNSUPPORTED_FEATURE` first for what it does not).
 pub(super) unsafe extern "system" fn card_create_container(
     cd: *const CARD_DATA,
     index: u8,
@@ -224,8 +226,8 @@ pub(super) unsafe extern "system" fn card_get_container_property(
     })
 }
 
-/// `CardSetContainerProperty`: `CCP_PIN_IDENTIFIER` (PIV slots have fixed PIN policies: only
-/// the current value is accepted) and `CCP_ASSOCIATED_ECDH_KEY`.
+/// `CardSetContainerProperty`: `CCP_PIN_IDENTIFIER` (as the edge allows: a card whose keys
+/// have fixed PIN policies accepts only the current value) and `CCP_ASSOCIATED_ECDH_KEY`.
 pub(super) unsafe extern "system" fn card_set_container_property(
     cd: *const CARD_DATA,
     index: u8,

@@ -1,5 +1,6 @@
-//! Secure key injection (spec §4.8, version 7). PIV has no standard way to import a key under
-//! a card-held key, so `CP_KEY_IMPORT_SUPPORT` is 0 and every entry point here reports
+//! Secure key injection (spec §4.8, version 7). Neither card edge has a standard way to import
+//! a key under a card-held key (PIV: none; GIDS v2: none that Windows' own class minidriver
+//! implements), so `CP_KEY_IMPORT_SUPPORT` is 0 and every entry point here reports
 //! `SCARD_E_UNSUPPORTED_FEATURE`, the code the specification gives for it, checked before
 //! any other parameter as §4.8.4 asks.
 
