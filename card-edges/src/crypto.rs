@@ -21,11 +21,13 @@
 //!
 //! Everything that reads card output treats it as hostile: no function here panics, whatever
 //! the card (or the CSP) sends. [`rsa_pub`] decodes RSA public keys and applies the raw public
-//! operation, to check what a card returned.
+//! operation; [`check`] uses it (and ECDSA verification) so that a card's signature or plaintext
+//! is checked with the public key before it is returned.
 //!
 //! Random bytes (PSS salts, padding strings, OAEP seeds) come from the operating system
 //! ([`getrandom::SysRng`]) or from a caller's [`rand_core::TryCryptoRng`].
 
+pub mod check;
 pub mod ecdsa;
 pub mod hash;
 pub mod oaep;

@@ -246,3 +246,39 @@ fn opensc_comparison_card() {
         );
     }
 }
+
+/// A corrupted or padded answer to GENERAL AUTHENTICATE is never returned as a signature or a
+/// plaintext: it fails, and the next operation works.
+#[test]
+fn corrupted_results_are_errors_not_signatures() {
+    use card_sim::fault::{Fault, Faulty};
+    let hash = Sha256::digest(b"no false success");
+    // Listing (7) + VERIFY (1), then the GENERAL AUTHENTICATE of the signature is command 8.
+    for fault in [Fault::FlippedByte(40), Fault::FlippedByte(200), Fault::JunkAppended(7), Fault::Truncated(100)] {
+        let sim = PivSim::default_card().unwrap();
+        let mut edge = PivEdge::from_transport(Faulty::new(MemoryCard::new(sim), 8, fault)).unwrap();
+        edge.containers().unwrap();
+        edge.verify_pin(b"123456").unwrap();
+        let result = edge.sign_pkcs1(Slot::AUTHENTICATION, Some(HashAlg::Sha256), &hash);
+        assert!(result.is_err(), "{fault:?} gave {result:?}");
+        let sig = edge.sign_pkcs1(Slot::AUTHENTICATION, Some(HashAlg::Sha256), &hash).unwrap();
+        let key = crypto::public_key_from_spki(&edge.public_key(Slot::AUTHENTICATION).unwrap().spki).unwrap();
+        crypto::verify_pkcs1(&key, Some(HashAlg::Sha256), &hash, &sig).unwrap();
+    }
+    // ECDSA on 9E (no PIN): listing (7), then the signature is command 7.
+    for fault in [Fault::FlippedByte(20), Fault::JunkAppended(3)] {
+        let sim = PivSim::default_card().unwrap();
+        let mut edge = PivEdge::from_transport(Faulty::new(MemoryCard::new(sim), 7, fault)).unwrap();
+        edge.containers().unwrap();
+        assert!(edge.sign_ecdsa(Slot::CARD_AUTHENTICATION, &hash).is_err(), "{fault:?}");
+    }
+    // Decryption: a flipped plaintext block does not re-encrypt to the ciphertext.
+    let sim = PivSim::default_card().unwrap();
+    let mut edge = PivEdge::from_transport(Faulty::new(MemoryCard::new(sim), 8, Fault::FlippedByte(60))).unwrap();
+    edge.containers().unwrap();
+    let key = crypto::public_key_from_spki(&edge.public_key(Slot::KEY_MANAGEMENT).unwrap().spki).unwrap();
+    let ct = key.encrypt(&mut rand_core::UnwrapErr(getrandom::SysRng), rsa::Pkcs1v15Encrypt, b"secret").unwrap();
+    edge.verify_pin(b"123456").unwrap();
+    assert!(edge.decrypt_raw(Slot::KEY_MANAGEMENT, &ct).is_err());
+    assert_eq!(&edge.decrypt_pkcs1(Slot::KEY_MANAGEMENT, &ct).unwrap()[..], b"secret");
+}

@@ -44,8 +44,9 @@ pub(crate) struct Context {
     parent_window: usize,
     pin_context: Option<Vec<u16>>,
     agreements: Vec<Option<Zeroizing<Vec<u8>>>>,
-    /// Cache tags this context stored, to delete after a deauthentication.
-    stored_tags: Vec<String>,
+    /// Cache tags of private entries this context stored while authenticated, to delete after
+    /// a deauthentication.
+    private_tags: Vec<String>,
     /// Properties an administrator set for this context.
     overrides: Overrides,
 }
@@ -78,7 +79,7 @@ impl Context {
             parent_window: 0,
             pin_context: None,
             agreements: Vec::new(),
-            stored_tags: Vec::new(),
+            private_tags: Vec::new(),
             overrides: Overrides::default(),
         }
     }
@@ -140,10 +141,12 @@ impl Context {
         let out = op(self.edge.as_mut())?;
         if loaded_from_card
             && !self.edge.wants_contents()
-            && let Some((tag, bytes)) = self.edge.contents_snapshot()
+            && let Some(entry) = self.edge.contents_snapshot()
         {
-            cache.add(&tag, &bytes);
-            self.stored_tags.push(tag);
+            cache.add(&entry.tag, &entry.bytes);
+            if entry.private && self.edge.authenticated() != 0 {
+                self.private_tags.push(entry.tag);
+            }
         }
         Ok(out)
     }
@@ -232,14 +235,14 @@ impl Context {
         self.edge.serial_number()?.ok_or(Error::Unsupported("the card has no serial number"))
     }
 
-    pub(crate) fn pin_info(&self, id: PinId) -> Result<PinInfo> {
+    pub(crate) fn pin_info(&mut self, id: PinId) -> Result<PinInfo> {
         if id >= pin::MAX_PINS {
             return Err(Error::InvalidParameter("PIN id out of range"));
         }
         self.edge.pin_info(id)
     }
 
-    pub(crate) fn list_pins(&self) -> u32 {
+    pub(crate) fn list_pins(&mut self) -> Result<u32> {
         self.edge.list_pins()
     }
 
@@ -248,7 +251,7 @@ impl Context {
     }
 
     /// `CP_CARD_PIN_STRENGTH_VERIFY`: plaintext always; session PINs for typed-in PINs.
-    pub(crate) fn pin_strength_verify(&self, id: PinId) -> Result<u32> {
+    pub(crate) fn pin_strength_verify(&mut self, id: PinId) -> Result<u32> {
         let info = self.pin_info(id)?;
         Ok(match info.pin_type {
             pin::ALPHANUMERIC => pin::STRENGTH_PLAINTEXT | pin::STRENGTH_SESSION_PIN,
@@ -411,7 +414,7 @@ impl Context {
 
     /// Verifies `data` for `id`; the result carries tries left on failure.
     pub(crate) fn authenticate(&mut self, id: PinId, data: &[u8]) -> Result<()> {
-        if id == pin::ROLE_EVERYONE || id >= pin::MAX_PINS || self.edge.list_pins() & pin::set_of(id) == 0 {
+        if id == pin::ROLE_EVERYONE || id >= pin::MAX_PINS || self.edge.list_pins()? & pin::set_of(id) == 0 {
             return Err(Error::InvalidParameter("no such PIN"));
         }
         let result = self.edge.authenticate(id, data);
@@ -452,19 +455,22 @@ impl Context {
     ///
     /// # Errors
     /// [`Error::Unsupported`] when no typed-in PIN may unblock it (a card without a PUK).
-    pub(crate) fn typed_unblocker(&self, target: PinId) -> Result<PinId> {
+    pub(crate) fn typed_unblocker(&mut self, target: PinId) -> Result<PinId> {
         let allowed = self.pin_info(target)?.unblock_permission;
-        (0..pin::MAX_PINS)
-            .filter(|id| allowed & pin::set_of(*id) != 0 && *id != target)
-            .find(|id| self.pin_info(*id).is_ok_and(|i| i.pin_type == pin::ALPHANUMERIC))
-            .ok_or(Error::Unsupported("no PIN of this card unblocks that one"))
+        for id in (0..pin::MAX_PINS).filter(|id| allowed & pin::set_of(*id) != 0 && *id != target) {
+            if self.pin_info(id).is_ok_and(|i| i.pin_type == pin::ALPHANUMERIC) {
+                return Ok(id);
+            }
+        }
+        Err(Error::Unsupported("no PIN of this card unblocks that one"))
     }
 
     pub(crate) fn tries_left(&mut self, id: PinId) -> Result<Option<u32>> {
         self.edge.tries_left(id)
     }
 
-    /// Deauthenticates `pins`, then drops the cache entries stored while authenticated. When
+    /// Deauthenticates `pins`, then drops the private cache entries stored while authenticated
+    /// (public ones, such as certificates read before any PIN, stay for the next context). When
     /// the card cannot, the CSP resets it (through its own handle, so no `SCARD_W_RESET_CARD`
     /// tells this context): the card's state is forgotten now, as after a reset.
     pub(crate) fn deauthenticate(&mut self, pins: u32, cache: &mut dyn CspCache) -> Result<()> {
@@ -472,7 +478,7 @@ impl Context {
             self.card_lost();
             return Err(e);
         }
-        for tag in self.stored_tags.drain(..) {
+        for tag in self.private_tags.drain(..) {
             cache.delete(&tag);
         }
         Ok(())

@@ -168,6 +168,19 @@ pub(crate) enum NewKey {
     Import(Zeroizing<Vec<u8>>),
 }
 
+/// An item for the CSP's data cache (`pfnCspCacheAddFile`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CacheEntry {
+    /// The cache tag (the edge's name for what the bytes prove).
+    pub tag: String,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// Whether the bytes hold anything only an authenticated principal may read. Public
+    /// entries (certificates, container maps) outlive a deauthentication; private ones stored
+    /// while authenticated are deleted by it (Minidriver Specification §4.2.5, §4.2.8).
+    pub private: bool,
+}
+
 /// The logical file system operations, with the principals authenticated now.
 pub(crate) trait FileSystem {
     fn read_file(&mut self, who: Principals, dir: Option<&[u8]>, file: &[u8]) -> Result<Vec<u8>>;
@@ -261,10 +274,10 @@ pub(crate) trait Edge: Send {
     /// Sizes for `dwKeySpec` (`Unsupported` for a valid spec the card lacks).
     fn key_sizes(&mut self, key_spec: u32) -> Result<KeySizes>;
 
-    /// `CP_CARD_LIST_PINS`.
-    fn list_pins(&self) -> PinSet;
-    /// `CP_CARD_PIN_INFO` (`InvalidParameter` for a PIN the card lacks).
-    fn pin_info(&self, pin: PinId) -> Result<PinInfo>;
+    /// `CP_CARD_LIST_PINS`. May ask the card once (whether it has a PUK, say).
+    fn list_pins(&mut self) -> Result<PinSet>;
+    /// `CP_CARD_PIN_INFO` (`InvalidParameter` for a PIN the card lacks). May ask the card once.
+    fn pin_info(&mut self, pin: PinId) -> Result<PinInfo>;
     /// `CP_CARD_AUTHENTICATED_STATE`.
     fn authenticated(&self) -> PinSet;
     /// Verifies a PIN (or, for a challenge-response PIN, the response).
@@ -289,8 +302,8 @@ pub(crate) trait Edge: Send {
 
     /// Whether container contents still have to come from the card (a CSP cache hit saves it).
     fn wants_contents(&self) -> bool;
-    /// The tag and bytes to store in the CSP's cache once contents were read from the card.
-    fn contents_snapshot(&mut self) -> Option<(String, Vec<u8>)>;
+    /// What to store in the CSP's cache once contents were read from the card.
+    fn contents_snapshot(&mut self) -> Option<CacheEntry>;
     /// The tag under which a snapshot for the current card content would be cached.
     fn contents_tag(&mut self) -> Result<Option<String>>;
     /// Loads a snapshot from the CSP's cache; false when it does not fit the card.

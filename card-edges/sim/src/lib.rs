@@ -7,6 +7,8 @@
 //!   reader driver, so that any PC/SC program (OpenSC, yubico-piv-tool, Windows-style hosts over
 //!   pcsc-lite) can use the same card that in-process code reaches through
 //!   [`MemoryCard`](card_edges::transport::memory::MemoryCard).
+//! - [`fault`]: a transport wrapper that injects one fault (removal, reset, no answer, a
+//!   corrupted answer) at a chosen APDU.
 //! - [`stack`] (feature `stack`, Linux): test support that runs a private pcscd with its own
 //!   vpcd reader.
 //!
@@ -18,6 +20,7 @@
 
 mod chain;
 mod error;
+pub mod fault;
 pub mod piv;
 mod rng;
 #[cfg(all(feature = "stack", target_os = "linux"))]

@@ -45,6 +45,17 @@ pub mod ins {
     pub const GENERAL_AUTHENTICATE: u8 = 0x87;
     /// GENERATE ASYMMETRIC KEY PAIR.
     pub const GENERATE_ASYMMETRIC_KEY_PAIR: u8 = 0x47;
+    /// READ BINARY (odd INS).
+    pub const READ_BINARY_ODD: u8 = 0xB1;
+    /// READ RECORD.
+    pub const READ_RECORD: u8 = 0xB2;
+
+    /// Whether sending a command with this INS again changes nothing on the card (ISO 7816-4
+    /// reads: SELECT, READ BINARY/RECORD, GET DATA, GET RESPONSE). Only these are re-sent for a
+    /// `6Cxx` answer: a VERIFY, a key generation or a PUT DATA sent twice would act twice.
+    pub const fn is_read(ins: u8) -> bool {
+        matches!(ins, SELECT | READ_BINARY | READ_BINARY_ODD | READ_RECORD | GET_DATA | GET_DATA_ODD | GET_RESPONSE)
+    }
 }
 
 /// A command APDU to send. The data field is zeroized on drop; a `sensitive` command (PIN,

@@ -1,7 +1,8 @@
 //! The APDU session: one logical command in, one logical response out, whatever the card's
 //! transport limits. Command chaining (CLA bit `10`) when the data exceeds what one APDU may
-//! carry, `61xx` drained with GET RESPONSE, `6Cxx` answered by re-sending with the right Le,
-//! and extended length only when the card declared it.
+//! carry, `61xx` drained with GET RESPONSE, `6Cxx` answered by re-sending a read with the right
+//! Le (never a command that acts: its `6Cxx` goes up as the answer), and extended length only
+//! when the card declared it.
 
 use zeroize::Zeroizing;
 
@@ -180,10 +181,12 @@ impl<T: Transport> Session<T> {
         self.exchange_draining(&final_cmd)
     }
 
-    /// Sends `cmd`, answering `6Cxx` once and draining `61xx`.
+    /// Sends `cmd`, answering `6Cxx` once for reads and draining `61xx`.
     fn exchange_draining(&mut self, cmd: &Command) -> Result<Response> {
         let mut rsp = self.exchange(cmd)?;
-        if let Status::WrongLe(n) = rsp.sw.status() {
+        if let Status::WrongLe(n) = rsp.sw.status()
+            && apdu::ins::is_read(cmd.ins)
+        {
             rsp = self.exchange(&cmd.part(cmd.cla, cmd.data(), Some(usize::from(n))))?;
         }
         let mut data = Zeroizing::new(std::mem::take(&mut rsp.data));
@@ -266,6 +269,19 @@ mod tests {
         let rsp = s.transmit(&Command::new(0, 0xCA, 0x7F, 0x68).with_le(256)).unwrap();
         assert_eq!(rsp.data, hex!("0102030405"));
         assert!(bad.lock().unwrap().is_empty(), "{:?}", bad.lock().unwrap());
+    }
+
+    #[test]
+    fn never_resends_a_command_that_acts_for_6cxx() {
+        for ins in [0x20, 0x24, 0x2C, 0x87, 0x47, 0xDB, 0x2A, 0x22] {
+            let cmd = Command::new(0, ins, 0, 0x80).with_data(hex!("313233343536").to_vec());
+            let wire = cmd.encode(false).unwrap().to_vec();
+            let (mut s, bad) = scripted(&[(&wire, &hex!("6C05"))]);
+            let rsp = s.transmit(&cmd).unwrap();
+            assert_eq!(rsp.sw.0, 0x6C05, "INS {ins:02X}: the anomaly is the answer");
+            assert_eq!(s.counters().apdus, 1, "INS {ins:02X} sent once");
+            assert!(bad.lock().unwrap().is_empty(), "{:?}", bad.lock().unwrap());
+        }
     }
 
     #[test]

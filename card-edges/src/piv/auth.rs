@@ -401,8 +401,23 @@ impl<T: Transport> PivEdge<T> {
 
 /// The value of `tag` inside a `7C` dynamic authentication template response.
 pub(crate) fn dynamic_element(response: &[u8], tag: u8) -> Result<&[u8]> {
-    tlv::find(response, &[Tag(0x7C), Tag(u32::from(tag))])?
-        .ok_or(Error::Malformed { what: "dynamic authentication template without the expected element" })
+    // The whole response is one `7C` template: bytes around it (a chained answer with junk
+    // appended, a length that disagrees with the data) are a malformed answer, not ignored.
+    let template = tlv::read_single(response)?;
+    if template.tag != Tag(0x7C) {
+        return Err(Error::Malformed { what: "response is not a dynamic authentication template" });
+    }
+    let mut found = None;
+    for element in tlv::Reader::new(template.value) {
+        let element = element?;
+        if element.tag == Tag(u32::from(tag)) {
+            if found.is_some() {
+                return Err(Error::Malformed { what: "dynamic authentication template repeats an element" });
+            }
+            found = Some(element.value);
+        }
+    }
+    found.ok_or(Error::Malformed { what: "dynamic authentication template without the expected element" })
 }
 
 #[cfg(test)]

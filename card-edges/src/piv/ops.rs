@@ -31,8 +31,12 @@ impl<T: Transport> PivEdge<T> {
         let le = if alg.is_rsa() { 65_536 } else { 256 };
         let rsp = self.general_authenticate(id, slot.key_ref(), &[(0x82, &[]), (0x81, input)], false, le)?;
         let out = Zeroizing::new(dynamic_element(&rsp, 0x82)?.to_vec());
-        if alg.is_rsa() && out.len() != alg.byte_len() {
-            return Err(Error::Malformed { what: "RSA result of the wrong length" });
+        if alg.is_rsa() {
+            if out.len() != alg.byte_len() {
+                return Err(Error::Malformed { what: "RSA result of the wrong length" });
+            }
+            // Signature or plaintext block: checked with the public key before anyone uses it.
+            crypto::check::rsa_private_result(&self.public_key(slot)?, input, &out)?;
         }
         Ok(out)
     }
@@ -71,7 +75,9 @@ impl<T: Transport> PivEdge<T> {
         let field = alg.byte_len();
         let input = crypto::ecdsa::fit_hash(hash, field);
         let der = self.private_operation(slot, &input)?;
-        crypto::ecdsa::der_to_fixed(&der, field)
+        let rs = crypto::ecdsa::der_to_fixed(&der, field)?;
+        crypto::check::ecdsa_signature(&self.public_key(slot)?, &input, &rs)?;
+        Ok(rs)
     }
 
     /// The raw RSA private operation on a ciphertext: the padded plaintext block.

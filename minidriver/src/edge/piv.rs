@@ -23,8 +23,8 @@ use vfs::{Principals, Vfs};
 use zeroize::Zeroizing;
 
 use super::{
-    Capabilities, Container, DecryptPadding, Edge, FileSystem, KeyRole, KeySizes, NewKey, PinId, PinInfo, PinSet,
-    SignRequest,
+    CacheEntry, Capabilities, Container, DecryptPadding, Edge, FileSystem, KeyRole, KeySizes, NewKey, PinId, PinInfo,
+    PinSet, SignRequest,
 };
 use crate::abi::{keyspec, pin, prop};
 use crate::error::{Error, Result};
@@ -269,11 +269,11 @@ impl Edge for PivCard {
         }
     }
 
-    fn list_pins(&self) -> PinSet {
-        pin::set_of(pin::ROLE_USER) | pin::set_of(pin::ROLE_ADMIN) | pin::set_of(SIGNATURE_PIN) | pin::set_of(PUK)
+    fn list_pins(&mut self) -> Result<PinSet> {
+        Ok(pin::set_of(pin::ROLE_USER) | pin::set_of(pin::ROLE_ADMIN) | pin::set_of(SIGNATURE_PIN) | pin::set_of(PUK))
     }
 
-    fn pin_info(&self, id: PinId) -> Result<PinInfo> {
+    fn pin_info(&mut self, id: PinId) -> Result<PinInfo> {
         let user_like = |purpose, cache| PinInfo {
             pin_type: pin::ALPHANUMERIC,
             purpose,
@@ -455,10 +455,11 @@ impl Edge for PivCard {
         !self.vfs.storage().contents_known()
     }
 
-    fn contents_snapshot(&mut self) -> Option<(String, Vec<u8>)> {
+    fn contents_snapshot(&mut self) -> Option<CacheEntry> {
         let tag = self.contents_tag().ok()??;
         let bytes = self.piv().export_contents().ok()?;
-        Some((tag, bytes))
+        // Certificates and the container map: readable by everyone.
+        Some(CacheEntry { tag, bytes, private: false })
     }
 
     fn contents_tag(&mut self) -> Result<Option<String>> {

@@ -123,7 +123,7 @@ pub(crate) fn property_value(ctx: &mut Context, name: &str, flags: u32, cache: &
                 i.flags,
             ])
         }
-        prop::LIST_PINS => dwords(&[ctx.list_pins()]),
+        prop::LIST_PINS => dwords(&[ctx.list_pins()?]),
         prop::AUTHENTICATED_STATE => dwords(&[ctx.authenticated_state()]),
         prop::PIN_STRENGTH_VERIFY => dwords(&[ctx.pin_strength_verify(flags)?]),
         prop::PARENT_WINDOW => ctx.parent_window().to_le_bytes().to_vec(),
