@@ -12,7 +12,7 @@ use card_edges::transport::pcsc::PcscCard;
 use card_sim::{KeyAlgorithm, PivSim};
 use mdtool::csp::{AcquireOptions, Csp, Driver, Target};
 
-use crate::errors::{Failure, NO_SERVICE, Outcome, SERVICE_STOPPED, UNKNOWN_CARD};
+use crate::errors::{Failure, NO_READERS, NO_SERVICE, NO_SMARTCARD, Outcome, SERVICE_STOPPED, UNKNOWN_CARD};
 use crate::output::notice;
 use crate::{Global, SimKind, readers};
 
@@ -135,11 +135,22 @@ fn connect_sim(g: &Global) -> Outcome<Connected> {
     Ok(Connected::Sim(MemoryCard::new(sim)))
 }
 
+/// Whether a command may fall back to the embedded simulated card when no reader holds one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fallback {
+    /// Read-only diagnostics (scinfo, detect, ls, cat): the simulated card, announced on stderr.
+    Simulated,
+    /// Commands that sign, decrypt, change PINs or keys: never a published test key unless
+    /// `--sim` asks for it; no reader is an error.
+    Never,
+}
+
 /// Connects to the card the options name (see the module documentation).
 ///
 /// # Errors
-/// PC/SC failures for an explicit `--reader`.
-pub(crate) fn connect(g: &Global) -> Outcome<Connected> {
+/// PC/SC failures for an explicit `--reader`; no usable reader when `fallback` is
+/// [`Fallback::Never`].
+pub(crate) fn connect(g: &Global, fallback: Fallback) -> Outcome<Connected> {
     if g.sim == Some(SimKind::Piv) {
         return connect_sim(g);
     }
@@ -161,6 +172,20 @@ pub(crate) fn connect(g: &Global) -> Outcome<Connected> {
             if all.is_empty() { "no reader" } else { "no card in any reader" }
         }
     };
+    if fallback == Fallback::Never {
+        let code = match reason {
+            "the PC/SC service is not running" => NO_SERVICE,
+            "no reader" => NO_READERS,
+            _ => NO_SMARTCARD,
+        };
+        let mut f = Failure::pcsc(code, None);
+        f.message = format!(
+            "{reason}: this command uses a card's own keys or PINs, so it needs a card in a reader; \
+             give --sim piv to use the simulated card (whose keys are published test keys) ({})",
+            f.message
+        );
+        return Err(f);
+    }
     notice(format!("{reason}: using the embedded simulated PIV card (--sim piv)"));
     connect_sim(g)
 }
@@ -214,7 +239,7 @@ pub(crate) fn acquire(g: &Global, mut connected: Connected) -> Outcome<Opened> {
 ///
 /// # Errors
 /// As [`connect`] and [`acquire`].
-pub(crate) fn open(g: &Global) -> Outcome<Opened> {
-    let connected = connect(g)?;
+pub(crate) fn open(g: &Global, fallback: Fallback) -> Outcome<Opened> {
+    let connected = connect(g, fallback)?;
     acquire(g, connected)
 }

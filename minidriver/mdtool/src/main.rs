@@ -42,8 +42,9 @@ When the resource manager will not start:
   stops. Windows: the Smart Card service (SCardSvr) starts on demand; make it automatic with
   `sc config SCardSvr start= auto` and start it with `sc start SCardSvr`. Error 1068 (\"the dependency
   service or group failed to start\") means Plug and Play (PlugPlay), which it depends on, is not
-  running: start that first (`sc query PlugPlay`). With no service or no card, mdtool falls back to
-  its embedded simulated PIV card (--sim piv) and says so.
+  running: start that first (`sc query PlugPlay`). With no service or no card, the read-only
+  diagnostics (scinfo, detect, ls, cat) fall back to the embedded simulated PIV card and say so;
+  commands that use keys or PINs fail instead, unless --sim names the simulated card.
 
 Secrets never come from the command line: the PIN from MDTOOL_PIN, --pin-file FILE or a prompt
 without echo (likewise MDTOOL_NEW_PIN, MDTOOL_PUK, MDTOOL_ADMIN_KEY in hex).
@@ -236,26 +237,36 @@ enum Command {
     },
 }
 
+/// Read-only diagnostics fall back to the simulated card (announced); everything else needs a
+/// reader or an explicit `--sim`.
+const DIAGNOSTIC: card::Fallback = card::Fallback::Simulated;
+/// Commands whose result depends on the card's own keys or identity.
+const KEYS: card::Fallback = card::Fallback::Never;
+
 fn dispatch(g: &Global, out: &mut Out, command: &Command) -> Outcome {
     match command {
         Command::Readers => readers::run(out),
         Command::Watch { count, timeout, no_detect } => watch::run(out, *count, *timeout, !no_detect),
-        Command::Detect { atr_cache } => detect::run(out, card::connect(g)?, atr_cache.as_deref()),
-        Command::Scinfo { self_test } => scinfo::run(g, out, &card::open(g)?, *self_test),
-        Command::Ls { long, dir } => files::ls(out, &card::open(g)?.csp, dir.as_deref(), *long),
-        Command::Cat { path, hex, out: to } => files::cat(out, &card::open(g)?.csp, path, *hex, to.as_deref()),
-        Command::Sign { args, out: to } => ops::sign(g, out, &card::open(g)?, args, to.as_deref()),
-        Command::Verify { args, signature } => ops::verify(out, &card::open(g)?, args, signature),
+        Command::Detect { atr_cache } => detect::run(out, card::connect(g, DIAGNOSTIC)?, atr_cache.as_deref()),
+        Command::Scinfo { self_test } => scinfo::run(g, out, &card::open(g, DIAGNOSTIC)?, *self_test),
+        Command::Ls { long, dir } => files::ls(out, &card::open(g, DIAGNOSTIC)?.csp, dir.as_deref(), *long),
+        Command::Cat { path, hex, out: to } => {
+            files::cat(out, &card::open(g, DIAGNOSTIC)?.csp, path, *hex, to.as_deref())
+        }
+        Command::Sign { args, out: to } => ops::sign(g, out, &card::open(g, KEYS)?, args, to.as_deref()),
+        Command::Verify { args, signature } => ops::verify(out, &card::open(g, KEYS)?, args, signature),
         Command::Decrypt { container, input, oaep, hex, out: to } => {
-            ops::decrypt(g, out, &card::open(g)?, *container, input.as_deref(), *oaep, *hex, to.as_deref())
+            ops::decrypt(g, out, &card::open(g, KEYS)?, *container, input.as_deref(), *oaep, *hex, to.as_deref())
         }
-        Command::Pin { cmd } => ops::pin(g, out, &card::open(g)?, cmd),
+        Command::Pin { cmd } => ops::pin(g, out, &card::open(g, KEYS)?, cmd),
         Command::Keygen { container, alg, role, out: to } => {
-            ops::keygen(g, out, &card::open(g)?, *container, *alg, *role, to.as_deref())
+            ops::keygen(g, out, &card::open(g, KEYS)?, *container, *alg, *role, to.as_deref())
         }
-        Command::Import { container, key, role } => ops::import(g, out, &card::open(g)?, *container, key, *role),
+        Command::Import { container, key, role } => {
+            ops::import(g, out, &card::open(g, KEYS)?, *container, key, *role)
+        }
         Command::Inf { args } => {
-            let mut connected = card::connect(g)?;
+            let mut connected = card::connect(g, KEYS)?;
             let atr = connected.atr()?;
             inf::run(out, &atr, &connected.source().describe(), args)
         }

@@ -544,6 +544,31 @@ fn the_pcsc_service_not_running_is_explained() {
     json(&String::from_utf8(out.stdout).unwrap());
 }
 
+/// No silent test keys: without a reader, the commands that use a card's keys or PINs fail
+/// with the no-service error instead of using the simulated card, and work with `--sim piv`.
+#[test]
+fn key_commands_never_fall_back_to_the_simulated_card() {
+    let pin = [("MDTOOL_PIN", PIN)];
+    let key_commands: [&[&str]; 8] = [
+        &["sign", "-c", "0", "--digest", "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF"],
+        &["decrypt", "-c", "2", "--in", "/nonexistent"],
+        &["pin", "verify"],
+        &["pin", "status"],
+        &["keygen", "-c", "5"],
+        &["import", "-c", "5", "--key", "/nonexistent"],
+        &["verify", "-c", "0", "--digest", "00", "--signature", "/nonexistent"],
+        &["inf"],
+    ];
+    for args in key_commands {
+        let err = fails(args, &pin, 1);
+        assert!(err.contains("the PC/SC service is not running: this command uses a card's own keys"), "{args:?}: {err}");
+        assert!(err.contains("--sim piv"), "{err}");
+        assert!(!err.contains("using the embedded simulated"), "{err}");
+    }
+    let out = ok(&["--sim", "piv", "sign", "-c", "0", "--digest", &"11".repeat(32)], &pin);
+    assert_eq!(out.trim().len(), 512, "an RSA-2048 signature in hex: {out}");
+}
+
 #[test]
 fn usage_errors_exit_with_2() {
     fails(&[], &[], 2);
