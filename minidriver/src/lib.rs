@@ -20,6 +20,7 @@ pub mod error;
 pub mod ffi;
 pub mod kdf;
 mod link;
+pub mod log;
 mod session_pin;
 
 pub use card::{Card, CardKey, Decryption};

@@ -262,9 +262,7 @@ fn dispatch(g: &Global, out: &mut Out, command: &Command) -> Outcome {
         Command::Keygen { container, alg, role, out: to } => {
             ops::keygen(g, out, &card::open(g, KEYS)?, *container, *alg, *role, to.as_deref())
         }
-        Command::Import { container, key, role } => {
-            ops::import(g, out, &card::open(g, KEYS)?, *container, key, *role)
-        }
+        Command::Import { container, key, role } => ops::import(g, out, &card::open(g, KEYS)?, *container, key, *role),
         Command::Inf { args } => {
             let mut connected = card::connect(g, KEYS)?;
             let atr = connected.atr()?;

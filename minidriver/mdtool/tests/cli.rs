@@ -561,7 +561,10 @@ fn key_commands_never_fall_back_to_the_simulated_card() {
     ];
     for args in key_commands {
         let err = fails(args, &pin, 1);
-        assert!(err.contains("the PC/SC service is not running: this command uses a card's own keys"), "{args:?}: {err}");
+        assert!(
+            err.contains("the PC/SC service is not running: this command uses a card's own keys"),
+            "{args:?}: {err}"
+        );
         assert!(err.contains("--sim piv"), "{err}");
         assert!(!err.contains("using the embedded simulated"), "{err}");
     }

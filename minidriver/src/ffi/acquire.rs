@@ -64,6 +64,7 @@ pub unsafe fn acquire_with_transport(
 /// # Safety
 /// As [`CardAcquireContext`].
 unsafe fn acquire(cd: *mut CARD_DATA, flags: u32, supplied: Option<Box<dyn Transport + Send>>) -> Result<()> {
+    crate::log::install();
     if cd.is_null() {
         return Err(Error::InvalidParameter("pCardData is NULL"));
     }
