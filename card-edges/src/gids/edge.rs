@@ -336,7 +336,9 @@ impl<T: Transport> GidsEdge<T> {
 
     /// Updates what is cached after `value` was written to (`fi`, `tag`).
     fn note_written(&mut self, fi: u16, tag: u16, value: &[u8]) {
-        self.cache.containers = None;
+        if (fi, tag) != CARDCF {
+            self.cache.containers = None;
+        }
         match (fi, tag) {
             MASTER_FILE => self.cache.master_file = MasterFile::decode(value).ok(),
             KEYMAP => self.cache.keymap = KeyMap::decode(value).ok(),
@@ -421,13 +423,17 @@ impl<T: Transport> GidsEdge<T> {
         self.put_data(CARDCF.0, CARDCF.1, &cf.encode())
     }
 
-    /// A data object's value, read once per insertion: `None` when absent.
+    /// A data object's value, read once per insertion: `None` when it or its EF is absent.
     pub(crate) fn object(&mut self, fi: u16, tag: u16) -> Result<Option<Vec<u8>>> {
         self.ensure_current()?;
         if let Some(v) = self.cache.objects.get(&(fi, tag)) {
             return Ok(v.clone());
         }
-        let v = self.get_data(fi, tag)?;
+        let v = match self.get_data(fi, tag) {
+            Ok(v) => v,
+            Err(Error::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
         self.cache.objects.insert((fi, tag), v.clone());
         Ok(v)
     }

@@ -23,7 +23,7 @@
 use vfs::well_known::{self, CARDCF, CARDID, CMAPFILE, MSCP};
 use vfs::{AccessCondition, DirAccessCondition, FileInfo, FilePath, FreeSpace, Name, Storage};
 
-use super::containers::{cmapfile_location, decode_cmapfile, record_key};
+use super::containers::{cmapfile_location, decode_cmapfile};
 use super::edge::{self, Freshness, GidsEdge};
 use super::keyfile::MAX_CONTAINERS;
 use super::masterfile::{EntryName, MasterFile, Record};
@@ -90,12 +90,8 @@ impl<T: Transport> GidsEdge<T> {
                 self.cardcf()?;
                 self.cardcf_bytes()
             }
-            Location::Object(fi, tag) => match self.object(fi, tag) {
-                Ok(v) => Ok(v.unwrap_or_default()),
-                // The file's EF does not exist: the file is empty.
-                Err(Error::NotFound(_)) => Ok(Vec::new()),
-                Err(e) => Err(e),
-            },
+            // A data object not written yet is an empty file.
+            Location::Object(fi, tag) => Ok(self.object(fi, tag)?.unwrap_or_default()),
         }
     }
 
@@ -107,6 +103,29 @@ impl<T: Transport> GidsEdge<T> {
         }
         self.bump(Freshness::Files)?;
         self.store_master_file(&mf)
+    }
+}
+
+impl<T: Transport> GidsEdge<T> {
+    /// `CardQueryFreeSpace`: containers from the `cmapfile` slots in use and the 126 key
+    /// references; bytes unknown (GIDS has no standard way to ask for free memory).
+    ///
+    /// # Errors
+    /// Malformed master file or `cmapfile`; transport failures.
+    pub fn free_space(&mut self) -> Result<FreeSpace> {
+        let mf = self.master_file()?;
+        let used = match cmapfile_location(&mf) {
+            Some((fi, tag)) => {
+                let raw = self.object(fi, tag)?.unwrap_or_default();
+                decode_cmapfile(&raw)?.records().iter().take(MAX_CONTAINERS).filter(|r| r.is_valid()).count()
+            }
+            None => 0,
+        };
+        Ok(FreeSpace {
+            bytes_available: None,
+            containers_available: u32::try_from(MAX_CONTAINERS.saturating_sub(used)).ok(),
+            max_containers: u32::try_from(MAX_CONTAINERS).ok(),
+        })
     }
 }
 
@@ -236,21 +255,7 @@ impl<T: Transport> Storage for GidsEdge<T> {
     }
 
     fn free_space(&mut self) -> Result<FreeSpace> {
-        let mf = self.master_file()?;
-        let used = match cmapfile_location(&mf) {
-            Some((fi, tag)) => {
-                let raw = self.object(fi, tag)?.unwrap_or_default();
-                let map = decode_cmapfile(&raw)?;
-                map.records().iter().take(MAX_CONTAINERS).filter(|r| r.is_valid() || record_key(r).is_some()).count()
-            }
-            None => 0,
-        };
-        Ok(FreeSpace {
-            // GIDS has no standard way to ask for free memory.
-            bytes_available: None,
-            containers_available: u32::try_from(MAX_CONTAINERS.saturating_sub(used)).ok(),
-            max_containers: u32::try_from(MAX_CONTAINERS).ok(),
-        })
+        Self::free_space(self)
     }
 
     fn can_write(&mut self, _path: &FilePath) -> bool {
