@@ -11,7 +11,14 @@
 //! (again after a foreign change). A transaction begins with [`GidsEdge::begin_transaction`],
 //! which the minidriver calls when the Base CSP enters the card; for callers that do not, a
 //! second read of the `cardcf` file also begins one (the CSP reads `cardcf` once when it
-//! begins each transaction, as PIV's CHUID rule assumes).
+//! begins each transaction).
+//!
+//! **Freshness counters.** Before each change the edge bumps the `cardcf` counter that covers
+//! it, as OpenSC does: files for a file created, written or deleted, containers for a key
+//! created or deleted. The Base CSP bumps them itself before its own changes (Smart Card
+//! Minidriver Specification v7, 5.4.3 and 7.5) by writing `cardcf`; a counter it advanced in
+//! the current transaction covers the next change of that kind, so the edge does not bump a
+//! second time and the CSP's own cache stays valid.
 
 use std::collections::BTreeMap;
 

@@ -398,6 +398,7 @@ mod tests {
             (free.containers_available, free.max_containers, free.bytes_available),
             (Some(126), Some(126), None)
         );
+        assert_eq!(Storage::free_space(&mut edge).unwrap(), free);
         assert!(matches!(
             edge.write_file(&path("mscp/cmapfile"), &[0; 85]),
             Err(Error::Vfs(vfs::Error::Malformed { .. }))
