@@ -94,3 +94,62 @@ pub fn session_responses(data: &[u8]) {
         }
     }
 }
+
+/// GIDS master file: a master file that decodes has `(len - 1) / 28` records, re-encodes to a
+/// master file that decodes the same, and answers lookups.
+pub fn gids_masterfile(data: &[u8]) {
+    use crate::gids::masterfile::{MasterFile, RECORD_LEN};
+    if let Ok(mf) = MasterFile::decode(data) {
+        assert_eq!(mf.records().len(), (data.len() - 1) / RECORD_LEN);
+        let again = MasterFile::decode(&mf.encode());
+        assert_eq!(again.as_ref(), Ok(&mf), "re-encoded master file reads back differently");
+        for r in mf.records() {
+            if let (Some(file), dir) = (r.file.to_name(), r.directory.to_name()) {
+                assert!(mf.file(dir.as_ref(), &file).is_some() || r.is_directory());
+            }
+        }
+        let _ = mf.first_free_data_object(0xA010);
+        let _ = mf.directories().count();
+    }
+}
+
+/// GIDS keymap: a keymap that decodes has `(len - 1) / 12` records and re-encodes to one that
+/// decodes the same.
+pub fn gids_keymap(data: &[u8]) {
+    use crate::gids::keymap::{KeyMap, RECORD_LEN};
+    if let Ok(map) = KeyMap::decode(data) {
+        assert_eq!(map.len(), data.len().saturating_sub(1) / RECORD_LEN);
+        assert_eq!(KeyMap::decode(&map.encode()).as_ref(), Ok(&map));
+    }
+}
+
+/// GIDS certificate files: inflation stays within its bound, and what inflates compresses and
+/// inflates back to itself.
+pub fn gids_certificate(data: &[u8]) {
+    use crate::gids::certificate::{MAX_CERTIFICATE_LEN, compress, decode_stored, decompress};
+    if let Ok(der) = decompress(data) {
+        assert!(der.len() <= MAX_CERTIFICATE_LEN);
+        if let Ok(stored) = compress(&der) {
+            assert_eq!(decompress(&stored).as_ref(), Ok(&der));
+        }
+    }
+    let _ = decode_stored(data);
+}
+
+/// The GIDS edge against a card answering with fuzz-chosen responses (as [`session_responses`]):
+/// listing, file reads and PIN status must end without panicking, whatever the card says.
+pub fn gids_edge(data: &[u8]) {
+    use vfs::Storage;
+    let session = Session::new(MemoryCard::new(FuzzCard { data: data.to_vec(), pos: 0 }));
+    let mut edge = crate::gids::GidsEdge::new(session);
+    let _ = edge.containers();
+    let _ = edge.card_id();
+    for path in ["cardcf", "cardapps", "mscp/cmapfile", "mscp/kxc00"] {
+        if let Ok(p) = vfs::FilePath::parse(path) {
+            let _ = edge.read_file(&p);
+        }
+    }
+    let _ = edge.list(None);
+    let _ = edge.pin_status();
+    let _ = edge.export_contents();
+}

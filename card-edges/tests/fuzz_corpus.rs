@@ -31,6 +31,48 @@ fn session_corpus() -> io::Result<()> {
     replay("session", 15, fuzzing::session_responses)
 }
 
+#[test]
+fn gids_masterfile_corpus() -> io::Result<()> {
+    replay("gids_masterfile", 10, fuzzing::gids_masterfile)
+}
+
+#[test]
+fn gids_keymap_corpus() -> io::Result<()> {
+    replay("gids_keymap", 6, fuzzing::gids_keymap)
+}
+
+#[test]
+fn gids_certificate_corpus() -> io::Result<()> {
+    replay("gids_certificate", 10, fuzzing::gids_certificate)
+}
+
+#[test]
+fn gids_edge_corpus() -> io::Result<()> {
+    replay("gids_edge", 6, fuzzing::gids_edge)
+}
+
+/// The GIDS seeds hold the bytes recorded from GidsApplet driven by OpenSC 0.23, and the
+/// malformed ones fail as they are meant to.
+#[test]
+fn gids_seeds_are_what_they_say() -> io::Result<()> {
+    use card_edges::gids::{certificate, keymap::KeyMap, masterfile::MasterFile};
+    let read = |target: &str, name: &str| fs::read(corpus_dir(target).join(name));
+    assert_eq!(MasterFile::decode(&read("gids_masterfile", "recorded_six_records")?).unwrap().records().len(), 6);
+    assert_eq!(MasterFile::decode(&read("gids_masterfile", "initial_five_records")?).unwrap(), MasterFile::initial());
+    for bad in ["empty", "wrong_version", "truncated_by_one", "unterminated_file_name", "unterminated_directory_name"] {
+        assert!(MasterFile::decode(&read("gids_masterfile", bad)?).is_err(), "{bad}");
+    }
+    assert_eq!(KeyMap::decode(&read("gids_keymap", "recorded_one_record")?).unwrap().len(), 1);
+    let der = certificate::decompress(&read("gids_certificate", "recorded_kxc00")?).unwrap();
+    assert_eq!(der, read("gids_certificate", "recorded_kxc00_plain_der")?);
+    card_edges::key::PublicKey::from_certificate(&der).unwrap();
+    for bad in ["huge_claim", "claims_one_more", "claims_one_less", "truncated_stream", "wrong_header", "short_header"]
+    {
+        assert!(certificate::decompress(&read("gids_certificate", bad)?).is_err(), "{bad}");
+    }
+    Ok(())
+}
+
 /// The seeds named after test vectors still hold those vectors' bytes.
 #[test]
 fn seeds_match_test_vectors() -> io::Result<()> {

@@ -158,7 +158,13 @@ impl<T: Transport> Session<T> {
     /// [`Error::Transport`] from the transport, [`Error::CommandTooLong`] when the command
     /// cannot be encoded, [`Error::Malformed`] for a response without status word or too long.
     pub fn transmit(&mut self, cmd: &Command) -> Result<Response> {
-        let chunk = if self.limits.extended { self.limits.max_command_data.max(1) } else { SHORT_MAX_LC };
+        // Short APDUs carry at most 255 bytes; a card may ask for less (the Microsoft TPM virtual
+        // smart card chains GIDS commands in 240-byte parts, OpenSC issue #1866).
+        let chunk = if self.limits.extended {
+            self.limits.max_command_data.max(1)
+        } else {
+            self.limits.max_command_data.clamp(1, SHORT_MAX_LC)
+        };
         let data = cmd.data();
         let mut parts = data.chunks(chunk).peekable();
         let mut first = true;
@@ -297,6 +303,21 @@ mod tests {
         assert_eq!(rsp.data, hex!("0102"));
         assert!(bad.lock().unwrap().is_empty(), "{:?}", bad.lock().unwrap());
         assert_eq!(s.counters().apdus, 2);
+    }
+
+    #[test]
+    fn short_chunks_follow_a_smaller_command_limit() {
+        let data = vec![0x5A; 256];
+        let mut first = hex!("102A8086F0").to_vec();
+        first.extend_from_slice(&data[..240]);
+        let mut second = hex!("002A808610").to_vec();
+        second.extend_from_slice(&data[240..]);
+        second.push(0);
+        let (mut s, bad) = scripted(&[(&first, &hex!("9000")), (&second, &hex!("AA9000"))]);
+        s.set_limits(Limits { max_command_data: 240, ..Limits::SHORT });
+        let rsp = s.transmit(&Command::new(0, 0x2A, 0x80, 0x86).with_data(data).with_le(256)).unwrap();
+        assert_eq!(rsp.data, hex!("AA"));
+        assert!(bad.lock().unwrap().is_empty(), "{:?}", bad.lock().unwrap());
     }
 
     #[test]
