@@ -17,14 +17,18 @@
 #![deny(unsafe_code)]
 
 mod chain;
+mod counters;
 mod error;
 pub mod piv;
 mod rng;
+mod rsa_key;
 #[cfg(all(feature = "stack", target_os = "linux"))]
 pub mod stack;
 pub mod vpcd;
+mod x509;
 
 pub use error::{Error, Result};
 
-pub use piv::{KeyAlgorithm, MgmtAlgorithm, PivSim, PivSimBuilder, SimCounters, TraceEntry};
+pub use counters::{SimCounters, TraceEntry};
+pub use piv::{KeyAlgorithm, MgmtAlgorithm, PivSim, PivSimBuilder};
 pub use vpcd::{VpcdServer, serve};
