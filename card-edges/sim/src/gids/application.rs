@@ -9,6 +9,10 @@ use super::access::{LifeCycle, op};
 use super::fs::{APPLICATION_FCP, APPLICATION_FID, Ef, FileSystem, MAX_FILES};
 use super::{AID, Applet, PARTIAL_AID, sw};
 
+/// Java Card's `SW_APPLET_SELECT_FAILED`, what a card answers SELECT of an unknown AID with
+/// while no applet is selected.
+const APPLET_SELECT_FAILED: StatusWord = StatusWord(0x6999);
+
 /// MANAGE SECURITY ENVIRONMENT.
 pub(super) const MANAGE_SECURITY_ENVIRONMENT: u8 = 0x22;
 /// PERFORM SECURITY OPERATION.
@@ -72,8 +76,9 @@ impl Applet {
     /// the 9 bytes hosts send (Java Card partial selection), which re-selects it and so ends
     /// every authentication, as a Java Card deselect does; by FID (P1 `00`) the application
     /// (`3FFF`, `3F00`, or no data) or one of its EFs, which becomes the current EF. Every
-    /// other DF name, a FID that does not exist, and anything before the application is
-    /// selected answers `6A 82` and changes nothing; other P1 (paths, `08`/`09`) `6A 86`.
+    /// other DF name and a FID that does not exist answer `6A 82` and change nothing (`69 99`
+    /// for a DF name before the application is selected, as GidsApplet's card answers); other
+    /// P1 (paths, `08`/`09`) `6A 86`.
     pub(super) fn select(&mut self, cmd: &CommandView<'_>) -> Response {
         let Some(answer) = Answer::from_p2(cmd.p2) else {
             return Response::status(StatusWord::INCORRECT_P1P2);
@@ -88,7 +93,9 @@ impl Applet {
 
     fn select_by_name(&mut self, name: &[u8], answer: Answer) -> Response {
         if name.len() < PARTIAL_AID.len() || !AID.starts_with(name) {
-            return Response::status(StatusWord::FILE_NOT_FOUND);
+            // With the application selected, it looks the name up among its DFs; before, the
+            // Java Card runtime finds no applet ("applet selection failed").
+            return Response::status(if self.selected { StatusWord::FILE_NOT_FOUND } else { APPLET_SELECT_FAILED });
         }
         self.selected = true;
         self.fs.current = None;

@@ -44,7 +44,7 @@ fn foreign_applications_get_errors_and_change_nothing() {
         apdu.push(u8::try_from(aid.len()).unwrap());
         apdu.extend_from_slice(aid);
         apdu.push(0);
-        assert_eq!(host.sw(&apdu), 0x6A82, "before selection: {}", hex::encode(aid));
+        assert_eq!(host.sw(&apdu), 0x6999, "before selection: {}", hex::encode(aid));
     }
     host.select();
     assert_eq!(host.verify(PIN), 0x9000);
