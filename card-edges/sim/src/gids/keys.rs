@@ -5,7 +5,7 @@
 
 use card_edges::iso7816::status::StatusWord;
 use card_edges::iso7816::tlv::{self, Tag};
-use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey, RsaPrivateKeyRef};
+use rsa::pkcs1::{EncodeRsaPrivateKey, RsaPrivateKeyRef};
 use rsa::pkcs8::EncodePublicKey;
 use rsa::pkcs8::der::Decode;
 use zeroize::Zeroizing;
@@ -195,20 +195,45 @@ pub(super) fn parse_import(data: &[u8]) -> Result<Import, StatusWord> {
     Ok(Import { kref, key })
 }
 
-/// An RSA key from PKCS#1 DER, if it is consistent, CRT components included, and of a GIDS size.
+/// An RSA key from a PKCS#1 RSAPrivateKey, if it is consistent, CRT components included (a
+/// card computes with them), and of a GIDS size. The INTEGERs are read as unsigned magnitudes
+/// with or without a leading zero byte, as GidsApplet reads them: OpenSC's `gids_import_key`
+/// encodes them without the sign byte DER requires.
 fn rsa_from_pkcs1(der: &[u8]) -> Option<rsa::RsaPrivateKey> {
     use rsa::traits::PublicKeyParts;
-    let key = rsa::RsaPrivateKey::from_pkcs1_der(der).ok()?;
+    let sequence = tlv::read_single(der).ok().filter(|t| t.tag == Tag(0x30))?;
+    let integers = tlv::Reader::new(sequence.value)
+        .map(|t| t.ok().filter(|t| t.tag == Tag(0x02) && !t.value.is_empty()).map(|t| magnitude(t.value)))
+        .collect::<Option<Vec<&[u8]>>>()?;
+    let [version, n, e, d, p, q, dp, dq, qinv] = integers.as_slice() else { return None };
+    if !version.is_empty() {
+        return None;
+    }
+    let bits = u32::try_from(n.len() * 8).ok()?;
+    let uint = |bytes: &[u8], bits: u32| rsa::BoxedUint::from_be_slice(bytes, bits).ok();
+    let e_bits = u32::try_from(e.len() * 8).ok()?;
+    let key = rsa::RsaPrivateKey::from_components(
+        uint(n, bits)?,
+        uint(e, e_bits)?,
+        uint(d, bits)?,
+        vec![uint(p, bits)?, uint(q, bits)?],
+    )
+    .ok()?;
     rsa_mechanism(key.size() * 8)?;
-    // The decoder recomputes dP, dQ and qInv from the primes: compare them with what was sent.
+    // The key recomputes dP, dQ and qInv from the primes: compare them with what was sent.
     let canonical = key.to_pkcs1_der().ok()?;
-    let (given, ours) = (RsaPrivateKeyRef::from_der(der).ok()?, RsaPrivateKeyRef::from_der(canonical.as_bytes()).ok()?);
-    let same = |a: &rsa::pkcs1::UintRef<'_>, b: &rsa::pkcs1::UintRef<'_>| a.as_bytes() == b.as_bytes();
-    (same(&given.prime1, &ours.prime1)
-        && same(&given.exponent1, &ours.exponent1)
-        && same(&given.exponent2, &ours.exponent2)
-        && same(&given.coefficient, &ours.coefficient))
-    .then_some(key)
+    let ours = RsaPrivateKeyRef::from_der(canonical.as_bytes()).ok()?;
+    (ours.prime1.as_bytes() == *p
+        && ours.exponent1.as_bytes() == *dp
+        && ours.exponent2.as_bytes() == *dq
+        && ours.coefficient.as_bytes() == *qinv)
+        .then_some(key)
+}
+
+/// A big-endian integer without its leading zero bytes.
+fn magnitude(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    bytes.get(start..).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -264,6 +289,10 @@ mod tests {
         assert_eq!(imported.kref, 0x81);
         assert!(matches!(&imported.key, KeyMaterial::Rsa(k) if **k == key));
 
+        // OpenSC's encoding: unsigned magnitudes, no sign byte.
+        let unsigned = unsigned_pkcs1(&key);
+        assert_ne!(unsigned, der.as_bytes());
+        assert!(rsa_from_pkcs1(&unsigned).is_some_and(|k| k == key));
         // A wrong CRT coefficient is caught.
         let mut bad = der.as_bytes().to_vec();
         let n = bad.len();
@@ -273,6 +302,19 @@ mod tests {
         assert_eq!(parse_import(&hex!("700B840180A506840101870100")).err(), Some(StatusWord::FUNCTION_NOT_SUPPORTED));
         assert_eq!(parse_import(&hex!("7008840180A503870100")).err(), Some(sw::DATA_INVALID));
         assert_eq!(parse_import(&hex!("7005A503870100")).err(), Some(sw::DATA_INVALID));
+    }
+
+    /// RSAPrivateKey with every INTEGER as its bare magnitude (what OpenSC sends).
+    fn unsigned_pkcs1(key: &rsa::RsaPrivateKey) -> Vec<u8> {
+        let der = key.to_pkcs1_der().unwrap();
+        let seq = tlv::read_single(der.as_bytes()).unwrap();
+        let mut body = Vec::new();
+        for t in tlv::Reader::new(seq.value) {
+            let t = t.unwrap();
+            let v = magnitude(t.value);
+            tlv::write(&mut body, Tag(0x02), if v.is_empty() { &[0] } else { v }).unwrap();
+        }
+        tlv::encode(Tag(0x30), &body).unwrap()
     }
 
     #[test]
