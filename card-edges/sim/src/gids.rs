@@ -130,7 +130,7 @@ impl Application for Applet {
         let challenge = self.security.challenge.take();
         if !self.selected {
             // Before the application is selected, a Java Card runtime has no applet to give
-            // the command to (GidsApplet's card answered 69 86 to GET DATA then).
+            // the command to: "command not allowed".
             return match cmd.ins {
                 ins::SELECT => self.select(cmd),
                 _ => Response::status(StatusWord::COMMAND_NOT_ALLOWED),

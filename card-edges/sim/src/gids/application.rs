@@ -77,7 +77,7 @@ impl Applet {
     /// every authentication, as a Java Card deselect does; by FID (P1 `00`) the application
     /// (`3FFF`, `3F00`, or no data) or one of its EFs, which becomes the current EF. Every
     /// other DF name and a FID that does not exist answer `6A 82` and change nothing (`69 99`
-    /// for a DF name before the application is selected, as GidsApplet's card answers); other
+    /// for a DF name before the application is selected, as a Java Card runtime does); other
     /// P1 (paths, `08`/`09`) `6A 86`.
     pub(super) fn select(&mut self, cmd: &CommandView<'_>) -> Response {
         let Some(answer) = Answer::from_p2(cmd.p2) else {

@@ -39,7 +39,7 @@ fn pkcs1_signatures_verify_with_the_container_keys() {
     let mut host = Host::default_card();
     assert_eq!(host.verify(PIN), 0x9000);
     let di = digest_info(b"GIDS");
-    // Exactly OpenSC's APDUs for RSA-2048 (transcript B).
+    // Exactly OpenSC's APDUs for RSA-2048 (card-gids.c: MSE SET 57, then PSO with a DigestInfo).
     assert_eq!(host.sw(&hex!("002241B606800157840181")), 0x9000);
     let mut apdu = hex!("002A9E9A33").to_vec();
     apdu.extend_from_slice(&di);
