@@ -42,6 +42,7 @@ struct Pending {
 /// The link state of one card: cleared by a reset.
 pub(crate) struct Link {
     extended: bool,
+    hold_unrequested: bool,
     chain: Option<Chain>,
     pending: Option<Pending>,
 }
@@ -49,7 +50,15 @@ pub(crate) struct Link {
 impl Link {
     /// A link that accepts extended-length APDUs when `extended` is true.
     pub(crate) fn new(extended: bool) -> Self {
-        Self { extended, chain: None, pending: None }
+        Self { extended, hold_unrequested: false, chain: None, pending: None }
+    }
+
+    /// Holds back the data of a response to a command that carried no Le (case 3): the card
+    /// answers only `61xx` and the host fetches the data with GET RESPONSE, as Java Card
+    /// applets do when they produce data nobody asked for (ISO 7816-3 12.2.3, ISO 7816-4 5.3.4).
+    /// Off by default: the data is then sent at once, up to 256 bytes.
+    pub(crate) fn set_hold_unrequested(&mut self, on: bool) {
+        self.hold_unrequested = on;
     }
 
     /// Whether extended-length APDUs are accepted.
@@ -114,8 +123,9 @@ impl Link {
         };
         let max = if self.extended { EXTENDED_MAX_LE } else { SHORT_MAX_LE };
         let le = cmd.le.unwrap_or(SHORT_MAX_LE).min(max);
+        let hold = self.hold_unrequested && cmd.le.is_none() && !rsp.data.is_empty() && rsp.sw.is_success();
         self.pending = Some(Pending { data: Zeroizing::new(rsp.data), offset: 0, sw: rsp.sw });
-        self.next_part(le)
+        self.next_part(if hold { 0 } else { le })
     }
 
     fn chain_part(&mut self, cmd: &CommandView<'_>, app: &mut impl Application) -> Vec<u8> {
@@ -268,6 +278,20 @@ mod tests {
         assert_eq!(link.process(&hex!("00CB3FFF05AA"), &mut app), hex!("6700"));
         assert_eq!(app.interruptions, 3);
         assert!(app.seen.is_empty());
+    }
+
+    #[test]
+    fn unrequested_data_is_held_when_asked() {
+        let mut app = Echo::default();
+        let mut link = Link::new(false);
+        let cmd = apdu([0x00, 0x47, 0x00, 0x00], &[8; 10], None);
+        assert_eq!(link.process(&cmd, &mut app), [vec![8; 10], hex!("9000").to_vec()].concat());
+        link.set_hold_unrequested(true);
+        assert_eq!(link.process(&cmd, &mut app), hex!("610A"));
+        assert_eq!(link.process(&hex!("00C000000A"), &mut app), [vec![8; 10], hex!("9000").to_vec()].concat());
+        // With Le the data comes at once.
+        let cmd = apdu([0x00, 0x47, 0x00, 0x00], &[8; 10], Some(0));
+        assert_eq!(link.process(&cmd, &mut app), [vec![8; 10], hex!("9000").to_vec()].concat());
     }
 
     #[test]

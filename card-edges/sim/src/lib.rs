@@ -3,6 +3,10 @@
 //! - [`piv`]: the card side of NIST SP 800-73-4 (a YubiKey-compatible PIV token): data objects,
 //!   PIN/PUK, the `9B` management key, key generation and private-key operations, with factory
 //!   defaults and deterministic provisioning from a seed.
+//! - [`gids`]: the card side of Microsoft's GIDS v2.0 (GidsApplet-compatible): data object
+//!   files with compact security attributes and life cycle, user PIN and optional PUK, the 3DES
+//!   administrator key (external and mutual authentication), RSA key files with MSE/PSO,
+//!   on-card generation and import; factory-new, or provisioned as Windows and OpenSC write it.
 //! - [`vpcd`]: serves a [`CardSlot`](card_edges::transport::memory::CardSlot) to vsmartcard's vpcd
 //!   reader driver, so that any PC/SC program (OpenSC, yubico-piv-tool, Windows-style hosts over
 //!   pcsc-lite) can use the same card that in-process code reaches through
@@ -19,15 +23,21 @@
 #![deny(unsafe_code)]
 
 mod chain;
+mod counters;
 mod error;
 pub mod fault;
+pub mod gids;
 pub mod piv;
 mod rng;
+mod rsa_key;
 #[cfg(all(feature = "stack", target_os = "linux"))]
 pub mod stack;
 pub mod vpcd;
+mod x509;
 
 pub use error::{Error, Result};
 
-pub use piv::{KeyAlgorithm, MgmtAlgorithm, PivSim, PivSimBuilder, SimCounters, TraceEntry};
+pub use counters::{SimCounters, TraceEntry};
+pub use gids::{ContainerKey, GidsSim, GidsSimBuilder};
+pub use piv::{KeyAlgorithm, MgmtAlgorithm, PivSim, PivSimBuilder};
 pub use vpcd::{VpcdServer, serve};

@@ -38,6 +38,7 @@ use card_edges::iso7816::apdu::{self, CommandView, Response, ins};
 use card_edges::iso7816::status::StatusWord;
 use card_edges::transport::memory::VirtualCard;
 
+pub use crate::counters::{SimCounters, TraceEntry};
 pub use keys::KeyAlgorithm;
 pub use mgmt::MgmtAlgorithm;
 pub use provision::PivSimBuilder;
@@ -58,44 +59,6 @@ const ATR_NAME: &[u8] = b"SimPIV";
 
 /// Most trace entries kept: a long-running served card must not grow without bound.
 const MAX_TRACE: usize = 4096;
-
-/// APDUs and bytes the card processed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SimCounters {
-    /// Command APDUs received (GET RESPONSE and chained parts each count).
-    pub apdus: u64,
-    /// Command bytes received.
-    pub bytes_in: u64,
-    /// Response bytes sent, status words included.
-    pub bytes_out: u64,
-}
-
-impl SimCounters {
-    /// The exchanges between `earlier` and `self`.
-    pub fn since(self, earlier: Self) -> Self {
-        Self {
-            apdus: self.apdus.saturating_sub(earlier.apdus),
-            bytes_in: self.bytes_in.saturating_sub(earlier.bytes_in),
-            bytes_out: self.bytes_out.saturating_sub(earlier.bytes_out),
-        }
-    }
-
-    /// Bytes in both directions.
-    pub fn bytes(self) -> u64 {
-        self.bytes_in + self.bytes_out
-    }
-}
-
-/// One exchange as the card saw it, in hex. Data fields of VERIFY, CHANGE REFERENCE DATA,
-/// RESET RETRY COUNTER, management key commands and GENERAL AUTHENTICATE responses are
-/// replaced by their length.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TraceEntry {
-    /// The command APDU.
-    pub command: String,
-    /// The response APDU.
-    pub response: String,
-}
 
 /// Where a slot's key came from (reported by YubiKey metadata).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,8 +9,10 @@
 //! `PCSCLITE_CSOCK_NAME`, which [`shared`] sets for this process and [`Stack::command`] sets for
 //! child processes.
 //!
-//! One stack per test process: [`shared`] starts it once and hands out a guard, so the tests of
-//! one binary take turns. pcscd is stopped when the [`PcscStack`] is dropped, or, for the shared
+//! The stack serves any simulated card ([`Stack`] is generic over it, PIV by default). One stack
+//! per test process: [`shared`] (a PIV card) or [`shared_gids`] (a GIDS card) starts it once and
+//! hands out a guard, so the tests of one binary take turns; a process cannot have both, since
+//! pcsc-lite reads the socket's location once. pcscd is stopped when the [`PcscStack`] is dropped, or, for the shared
 //! stack (a static, never dropped), when the test process exits: pcscd's supervising shell
 //! waits for its stdin, a pipe from this process, to close.
 //!
@@ -31,9 +33,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
-use crate::PivSim;
 use crate::vpcd::{VpcdServer, serve};
-use card_edges::transport::memory::CardSlot;
+use crate::{GidsSim, PivSim};
+use card_edges::transport::memory::{CardSlot, VirtualCard};
 use card_edges::transport::pcsc::PcscCard;
 
 pub use pcscd::{PcscStack, StackError};
@@ -42,6 +44,9 @@ pub use pcscd::{PcscStack, StackError};
 pub const VPCD_BASE_PORT: u16 = 35963;
 /// The offset [`shared`] starts its scan at: skips the system vpcd's pair (35963/35964).
 pub const SHARED_PORT_OFFSET: u16 = 10;
+/// The offset [`shared_gids`] starts its scan at, above the PIV stacks of parallel test
+/// binaries (each claims the first free pair, so they also coexist if they overlap).
+pub const GIDS_PORT_OFFSET: u16 = 200;
 /// The environment variable pcsc-lite clients read to find pcscd's socket.
 pub const SOCKET_ENV: &str = "PCSCLITE_CSOCK_NAME";
 /// The reader that the first vpcd slot of the private configuration becomes.
@@ -55,24 +60,30 @@ pub fn opensc_pkcs11_module() -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
+/// What a stack can serve: a simulated card handle whose clones share one card.
+pub trait StackCard: VirtualCard + Clone + core::fmt::Debug + 'static {}
+
+impl StackCard for PivSim {}
+impl StackCard for GidsSim {}
+
 /// A private pcscd serving one simulated card on its vpcd reader.
 #[derive(Debug)]
-pub struct Stack {
+pub struct Stack<C: StackCard = PivSim> {
     // Field order is drop order: the card disconnects before pcscd stops.
     server: VpcdServer,
     slot: CardSlot,
-    sim: PivSim,
+    sim: C,
     pcsc: PcscStack,
 }
 
-impl Stack {
+impl<C: StackCard> Stack<C> {
     /// Starts pcscd (see [`PcscStack::start`]) and serves `sim` on its first reader. Once this
     /// process's PC/SC clients point at it ([`PcscStack::export_socket`]),
     /// [`Stack::wait_for_card`] tells when pcscd sees the card ([`shared`] does both).
     ///
     /// # Errors
     /// As [`PcscStack::start`].
-    pub fn start(sim: PivSim, port_offset: u16) -> Result<Self, StackError> {
+    pub fn start(sim: C, port_offset: u16) -> Result<Self, StackError> {
         let pcsc = PcscStack::start(port_offset)?;
         let slot = CardSlot::new(sim.clone());
         let server = serve(slot.clone(), pcsc.port());
@@ -80,7 +91,7 @@ impl Stack {
     }
 
     /// The simulated card (a handle: inspect it, change it behind the host's back).
-    pub fn sim(&self) -> &PivSim {
+    pub fn sim(&self) -> &C {
         &self.sim
     }
 
@@ -130,7 +141,7 @@ impl Stack {
     ///
     /// # Errors
     /// When PC/SC fails.
-    pub fn insert(&mut self, sim: PivSim) -> Result<(), StackError> {
+    pub fn insert(&mut self, sim: C) -> Result<(), StackError> {
         self.slot.insert(sim.clone());
         self.sim = sim;
         self.reset_card()
@@ -145,30 +156,33 @@ impl Stack {
     }
 }
 
-/// The process's one stack, serving [`PivSim::default_card`] until a test inserts another.
-static SHARED: OnceLock<Result<Mutex<Stack>, String>> = OnceLock::new();
+/// The process's one stack: a PIV one ([`shared`]) or a GIDS one ([`shared_gids`]).
+static SHARED: OnceLock<Result<Mutex<Stack<PivSim>>, String>> = OnceLock::new();
+static SHARED_GIDS: OnceLock<Result<Mutex<Stack<GidsSim>>, String>> = OnceLock::new();
+/// Which kind of shared stack this process started.
+static STARTED: Mutex<Option<&'static str>> = Mutex::new(None);
 
 /// Exclusive use of the shared stack. On a failing test (a panic while held) it prints
 /// pcscd's log path.
 #[derive(Debug)]
-pub struct SharedStack {
-    guard: MutexGuard<'static, Stack>,
+pub struct SharedStack<C: StackCard = PivSim> {
+    guard: MutexGuard<'static, Stack<C>>,
 }
 
-impl core::ops::Deref for SharedStack {
-    type Target = Stack;
-    fn deref(&self) -> &Stack {
+impl<C: StackCard> core::ops::Deref for SharedStack<C> {
+    type Target = Stack<C>;
+    fn deref(&self) -> &Stack<C> {
         &self.guard
     }
 }
 
-impl core::ops::DerefMut for SharedStack {
-    fn deref_mut(&mut self) -> &mut Stack {
+impl<C: StackCard> core::ops::DerefMut for SharedStack<C> {
+    fn deref_mut(&mut self) -> &mut Stack<C> {
         &mut self.guard
     }
 }
 
-impl Drop for SharedStack {
+impl<C: StackCard> Drop for SharedStack<C> {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!("pcscd log: {}", self.guard.pcsc.log_path().display());
@@ -176,17 +190,44 @@ impl Drop for SharedStack {
     }
 }
 
-/// Starts the shared stack on first use (default card, port scan from 35973, this process's
+/// Starts the shared stack on first use (default PIV card, port scan from 35973, this process's
 /// PC/SC clients pointed at it), then waits for the other tests of this process to finish
 /// with it, resets the card, and hands it out.
 ///
 /// # Errors
-/// When the stack cannot start (the error is kept: every later call fails the same way), or
-/// the card cannot be reset.
+/// When the stack cannot start (the error is kept: every later call fails the same way), the
+/// process already runs a GIDS stack, or the card cannot be reset.
 pub fn shared() -> Result<SharedStack, StackError> {
-    let stack = SHARED.get_or_init(|| {
-        let sim = PivSim::default_card().map_err(|e| e.to_string())?;
-        let stack = Stack::start(sim, SHARED_PORT_OFFSET).map_err(|e| e.to_string())?;
+    shared_stack(&SHARED, "PIV", || PivSim::default_card().map_err(|e| e.to_string()), SHARED_PORT_OFFSET)
+}
+
+/// As [`shared`], serving [`GidsSim::default_card`] (port scan from 36163).
+///
+/// # Errors
+/// As [`shared`]; also when the process already runs a PIV stack.
+pub fn shared_gids() -> Result<SharedStack<GidsSim>, StackError> {
+    shared_stack(&SHARED_GIDS, "GIDS", || GidsSim::default_card().map_err(|e| e.to_string()), GIDS_PORT_OFFSET)
+}
+
+fn shared_stack<C: StackCard>(
+    cell: &'static OnceLock<Result<Mutex<Stack<C>>, String>>,
+    kind: &'static str,
+    card: impl FnOnce() -> Result<C, String>,
+    port_offset: u16,
+) -> Result<SharedStack<C>, StackError> {
+    let stack = cell.get_or_init(|| {
+        {
+            let mut started = STARTED.lock().unwrap_or_else(PoisonError::into_inner);
+            match *started {
+                Some(other) if other != kind => {
+                    return Err(format!(
+                        "this process already runs a {other} stack; PC/SC clients reach one pcscd per process"
+                    ));
+                }
+                _ => *started = Some(kind),
+            }
+        }
+        let stack = Stack::start(card()?, port_offset).map_err(|e| e.to_string())?;
         stack.pcsc.export_socket();
         stack.wait_for_card(true).map_err(|e| e.to_string())?;
         Ok(Mutex::new(stack))

@@ -4,12 +4,12 @@
 
 use p256::elliptic_curve::Generate;
 use p256::pkcs8::{DecodePrivateKey, EncodePublicKey};
-use rsa::BoxedUint;
 use rsa::traits::PublicKeyParts;
 use signature::hazmat::PrehashSigner;
 use zeroize::Zeroizing;
 
 use crate::rng::SimRng;
+use crate::rsa_key;
 use crate::{Error, Result};
 use card_edges::iso7816::status::StatusWord;
 use card_edges::iso7816::tlv::{self, Tag};
@@ -120,9 +120,7 @@ impl SlotKey {
         Ok(match alg {
             KeyAlgorithm::EccP256 => Self::P256(p256::SecretKey::generate_from_rng(rng)),
             KeyAlgorithm::EccP384 => Self::P384(p384::SecretKey::generate_from_rng(rng)),
-            rsa_alg => Self::Rsa(Box::new(
-                rsa::RsaPrivateKey::new(rng, rsa_alg.bits()).map_err(|_| Error::Crypto("RSA key generation failed"))?,
-            )),
+            rsa_alg => Self::Rsa(Box::new(rsa_key::generate(rsa_alg.bits(), rng)?)),
         })
     }
 
@@ -158,8 +156,9 @@ impl SlotKey {
         let mut out = Vec::with_capacity(600);
         match self {
             Self::Rsa(k) => {
-                tlv::write(&mut out, Tag(0x81), &trimmed(&k.n().as_ref().to_be_bytes()))?;
-                tlv::write(&mut out, Tag(0x82), &trimmed(&k.e().to_be_bytes()))?;
+                let public = k.to_public_key();
+                tlv::write(&mut out, Tag(0x81), &rsa_key::modulus(&public))?;
+                tlv::write(&mut out, Tag(0x82), &rsa_key::exponent(&public))?;
             }
             Self::P256(k) => tlv::write(&mut out, Tag(0x86), &k.public_key().to_sec1_bytes())?,
             Self::P384(k) => tlv::write(&mut out, Tag(0x86), &k.public_key().to_sec1_bytes())?,
@@ -218,48 +217,17 @@ impl SlotKey {
     }
 }
 
-/// `input^d mod n`, for an input of exactly the modulus length and below the modulus; the
-/// result left-padded to the modulus length. Blinded, and checked against `e` (fault check).
+/// `input^d mod n` for a block of exactly the modulus length below the modulus; anything else is
+/// `6A 80`, as GENERAL AUTHENTICATE answers malformed input.
 fn raw_rsa(key: &rsa::RsaPrivateKey, input: &[u8]) -> Result<Zeroizing<Vec<u8>>, StatusWord> {
-    let bad = StatusWord::INCORRECT_DATA;
-    let k = key.size();
-    if input.len() != k {
-        return Err(bad);
-    }
-    let n = key.n().as_ref();
-    let c = BoxedUint::from_be_slice(input, n.bits_precision()).map_err(|_| bad)?;
-    if c >= *n {
-        return Err(bad);
-    }
-    let m = private_op(key, &c).ok_or(bad)?;
-    let bytes = Zeroizing::new(m.to_be_bytes());
-    let skip = bytes.len().saturating_sub(k);
-    let mut out = Zeroizing::new(vec![0u8; k.saturating_sub(bytes.len())]);
-    out.extend_from_slice(bytes.get(skip..).unwrap_or_default());
-    Ok(out)
-}
-
-/// `c^d mod n`, checked by re-encrypting (a fault check, as real cards make). A simulator has
-/// no timing side channel to guard, so there is no blinding. `None` when the key is inconsistent.
-fn private_op(key: &rsa::RsaPrivateKey, c: &BoxedUint) -> Option<BoxedUint> {
-    use crypto_bigint::modular::BoxedMontyForm;
-    use rsa::traits::{PrivateKeyParts, PublicKeyParts};
-    let params = key.n_params();
-    let m = BoxedMontyForm::new(c.clone(), params).pow(key.d()).retrieve();
-    let back = BoxedMontyForm::new(m.clone(), params).pow(key.e()).retrieve();
-    (back == *c).then_some(m)
-}
-
-/// A big-endian integer without leading zero bytes (at least one byte).
-fn trimmed(bytes: &[u8]) -> Vec<u8> {
-    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len().saturating_sub(1));
-    bytes.get(start..).unwrap_or_default().to_vec()
+    rsa_key::raw_private(key, input).map_err(|_| StatusWord::INCORRECT_DATA)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use p256::pkcs8::DecodePublicKey;
+    use rsa::BoxedUint;
     use signature::hazmat::PrehashVerifier;
     use test_vectors::keys;
 

@@ -172,7 +172,7 @@ impl PcscStack {
         cmd
     }
 
-    /// Makes this process's PC/SC clients (the `pcsc` crate, [`PcscCard`]) talk to this pcscd.
+    /// Makes this process's PC/SC clients (the `pcsc` crate, [`PcscCard`](card_edges::transport::pcsc::PcscCard)) talk to this pcscd.
     /// pcsc-lite reads the variable once, at the first PC/SC call of the process: call this
     /// before any, and use only one stack per process.
     pub fn export_socket(&self) {
