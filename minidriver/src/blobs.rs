@@ -24,7 +24,6 @@ pub(crate) const PRIVATE_KEY_BLOB_HEADER: usize = 20;
 const MAX_RSA_BITS: u32 = 16_384;
 
 /// An RSA private key from a CAPI `PRIVATEKEYBLOB`, components big-endian.
-#[allow(dead_code, reason = "read by the GIDS edge, which lands next")]
 pub(crate) struct RsaPrivateKeyBlob {
     /// `aiKeyAlg`: the role the CSP asks for.
     pub(crate) role: KeyRole,
@@ -79,7 +78,6 @@ pub(crate) fn private_key_blob_len(header: &[u8]) -> Result<usize> {
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for a malformed blob or one of the wrong length.
-#[allow(dead_code, reason = "called by the GIDS edge, which lands next")]
 pub(crate) fn rsa_private_key_blob(blob: &[u8]) -> Result<RsaPrivateKeyBlob> {
     let len = private_key_blob_len(blob)?;
     let bad = Error::InvalidParameter("PRIVATEKEYBLOB of the wrong length");

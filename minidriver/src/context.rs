@@ -167,6 +167,10 @@ impl Context {
         self.edge.key_sizes(key_spec)
     }
 
+    pub(crate) fn algorithms(&mut self) -> Vec<&'static str> {
+        self.edge.algorithms()
+    }
+
     /// Free space; a card in read-only mode has 0 bytes and 0 containers free (spec §7.4).
     pub(crate) fn free_space(&mut self, cache: &mut dyn CspCache) -> Result<FreeSpace> {
         let fs = self.with_contents(cache, |e| e.files().free_space())?;

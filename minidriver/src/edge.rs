@@ -2,6 +2,7 @@
 //! ([`open`]) that gives a card its edge. Each edge is its own module; nothing in `ffi` or in
 //! [`crate::Card`] knows which one it talks to.
 
+pub(crate) mod gids;
 mod open;
 pub(crate) mod piv;
 
@@ -273,6 +274,9 @@ pub(crate) trait Edge: Send {
     fn supports_x509_enrollment(&self) -> bool;
     /// Sizes for `dwKeySpec` (`Unsupported` for a valid spec the card lacks).
     fn key_sizes(&mut self, key_spec: u32) -> Result<KeySizes>;
+    /// `CP_ENUM_ALGORITHMS` for asymmetric operations: the CNG names of the key algorithms
+    /// the card takes (`RSA`, `ECDSA_P256`, `ECDH_P384`, ...). No card I/O.
+    fn algorithms(&mut self) -> Vec<&'static str>;
 
     /// `CP_CARD_LIST_PINS`. May ask the card once (whether it has a PUK, say).
     fn list_pins(&mut self) -> Result<PinSet>;

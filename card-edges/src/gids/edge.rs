@@ -174,6 +174,26 @@ impl<T: Transport> GidsEdge<T> {
         edge
     }
 
+    /// As [`GidsEdge::selected`] for a vendor's own GIDS AID (selected again by that AID after a
+    /// reset).
+    pub fn selected_with_aid(session: Session<T>, aid: Vec<u8>, fci: &[u8]) -> Self {
+        let mut edge = Self::with_application(session, Application::Aid(aid), true);
+        edge.note_fci(fci);
+        edge
+    }
+
+    /// Whether the application answering is a provisioned GIDS application: its `cardcf`
+    /// reads and decodes. For a caller that knows this card's kind (an ATR seen before) and
+    /// sends no SELECT: the read is this transaction's freshness check, so the CSP's own read
+    /// of `cardcf` that follows costs nothing.
+    ///
+    /// # Errors
+    /// Transport failures; a refusing status word (another application answered).
+    pub fn probe(&mut self) -> Result<bool> {
+        self.ensure_current()?;
+        Ok(self.cardcf.clone().flatten().is_some_and(|b| CacheFile::decode(&b).is_ok()))
+    }
+
     /// An edge for a card the class minidriver marked GIDS although the GIDS AID was not found:
     /// the application is the card's current (default) one and is never selected by AID.
     pub fn implicit(session: Session<T>) -> Self {

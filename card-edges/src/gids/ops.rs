@@ -53,7 +53,7 @@ pub enum DecryptPadding<'a> {
 }
 
 /// The key of a container, as a private-key operation needs it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct KeyUse {
     key_ref: u8,
     key_type: u8,
@@ -61,6 +61,8 @@ struct KeyUse {
     len: usize,
     bits: u16,
     role: KeyRole,
+    /// The public key, to check what the card computed.
+    public: PublicKey,
 }
 
 /// How far a key file creation got, for the rollback.
@@ -104,7 +106,14 @@ impl<T: Transport> GidsEdge<T> {
             return Err(Error::Unsupported("GIDS keys are RSA"));
         };
         let key_type = rsa_key_type(bits).ok_or(Error::Unsupported("GIDS RSA keys are 1024 to 4096 bits"))?;
-        Ok(KeyUse { key_ref: c.key_ref, key_type, len: usize::from(bits).div_ceil(8), bits, role: c.role })
+        Ok(KeyUse {
+            key_ref: c.key_ref,
+            key_type,
+            len: usize::from(bits).div_ceil(8),
+            bits,
+            role: c.role,
+            public: c.public_key,
+        })
     }
 
     /// MSE SET for computation (`41`) with template `B6` (signature) or `B8` (decipher):
@@ -115,10 +124,17 @@ impl<T: Transport> GidsEdge<T> {
         Ok(())
     }
 
-    fn signature(&mut self, key: KeyUse, mechanism: u8, input: &[u8]) -> Result<Vec<u8>> {
+    /// COMPUTE DIGITAL SIGNATURE of `input`; `block` is what the signature must give back under
+    /// the public key (the card's padding of `input` for `5x`, `input` itself for `1x`), checked
+    /// before the signature is returned.
+    fn signature(&mut self, key: &KeyUse, mechanism: u8, input: &[u8], block: &[u8]) -> Result<Vec<u8>> {
         self.set_environment(0xB6, mechanism | key.key_type, key.key_ref)?;
         let out = self.command(&Command::new(0x00, PSO, 0x9E, 0x9A).with_data(input.to_vec()).with_le(256))?;
-        left_pad(&out, key.len).map(|s| s.to_vec())
+        if out.len() != key.len {
+            return Err(Error::Malformed { what: "RSA signature of the wrong length" });
+        }
+        crypto::check::rsa_private_result(&key.public, block, &out)?;
+        Ok(out)
     }
 
     /// RSA PKCS#1 v1.5 signature over `hash`: the DigestInfo of `hash_alg` (the bare hash for
@@ -145,7 +161,9 @@ impl<T: Transport> GidsEdge<T> {
         if input.len() + 11 > key.len {
             return Err(Error::InvalidArgument("hash too long for the key"));
         }
-        self.signature(key, scheme::SIGN_PKCS1, &input)
+        // EMSA-PKCS1-v1_5 of what the card was given, as the card pads it (RFC 8017 §9.2).
+        let block = crypto::pkcs1::encode_sign(None, &input, key.len)?;
+        self.signature(&key, scheme::SIGN_PKCS1, &input, &block)
     }
 
     /// RSA-PSS signature over `hash` (MGF1 with the same hash, `salt_len` random bytes): the
@@ -157,7 +175,7 @@ impl<T: Transport> GidsEdge<T> {
         let key = self.key_use(index)?;
         let block = crypto::pss::encode(hash_alg, hash, salt_len, usize::from(key.bits))?;
         let block = left_pad(&block, key.len)?;
-        self.signature(key, scheme::SIGN_RAW, &block)
+        self.signature(&key, scheme::SIGN_RAW, &block, &block)
     }
 
     /// Raw RSA signature of a caller-formatted `block` (left-padded with zeros to the
@@ -172,7 +190,7 @@ impl<T: Transport> GidsEdge<T> {
             return Err(Error::InvalidArgument("block longer than the modulus"));
         }
         let block = left_pad(block, key.len)?;
-        self.signature(key, scheme::SIGN_RAW, &block)
+        self.signature(&key, scheme::SIGN_RAW, &block, &block)
     }
 
     /// RSA decryption of a big-endian `ciphertext` (left-padded to the modulus length): raw on
@@ -204,6 +222,12 @@ impl<T: Transport> GidsEdge<T> {
         if !rsp.sw.is_success() {
             return Err(status_error(rsp.sw));
         }
+        if block.len() != key.len {
+            return Err(Error::Malformed { what: "RSA plaintext block of the wrong length" });
+        }
+        // The recovered block must encrypt back to the ciphertext: a corrupted plaintext is
+        // never unpadded, let alone returned.
+        crypto::check::rsa_private_result(&key.public, &input, &block)?;
         match padding {
             DecryptPadding::Raw => left_pad(&block, key.len),
             DecryptPadding::Pkcs1 => crypto::pkcs1::decode_encryption_block(&block, key.len),
@@ -400,28 +424,34 @@ mod tests {
         assert!(edge.auth_state().user);
     }
 
+    /// The commands each signing input makes; the scripted answers are not signatures of this
+    /// card's key, so each is refused after it arrived (what a corrupted answer gets).
     #[test]
     fn signing_inputs() {
         let (script, mut edge) = listed();
+        let wrong = Error::Malformed { what: "the card's result does not verify with the key's public key" };
         // SSL3 MD5+SHA-1: 36 bytes without a DigestInfo.
         script.expect("002241B606800157840181", "9000");
         let mut pso = hex::decode("002A9E9A24").unwrap();
         pso.extend_from_slice(&[0x11; 36]);
         pso.push(0);
         script.expect_bytes(&pso, &[0xAA; 258][..256].iter().chain(&[0x90, 0x00]).copied().collect::<Vec<_>>());
-        assert_eq!(edge.sign_pkcs1(0, Some(HashAlg::Md5Sha1), &[0x11; 36]).unwrap(), vec![0xAA; 256]);
-        // Raw: the block is left-padded to 256 bytes (so chained) and signed with mechanism 17;
-        // a short answer is left-padded too.
+        assert_eq!(edge.sign_pkcs1(0, Some(HashAlg::Md5Sha1), &[0x11; 36]), Err(wrong.clone()));
+        // Raw: the block is left-padded to 256 bytes (so chained) and signed with mechanism 17.
         script.expect("002241B606800117840181", "9000");
         let mut first = hex::decode("102A9E9AFF").unwrap();
         first.extend_from_slice(&[0; 254]);
         first.push(1);
         script.expect_bytes(&first, &[0x90, 0x00]);
-        let answer: Vec<u8> = [0xBB; 255].iter().chain(&[0x90, 0x00]).copied().collect();
+        let answer: Vec<u8> = [0xBB; 256].iter().chain(&[0x90, 0x00]).copied().collect();
         script.expect_bytes(&hex::decode("002A9E9A010200").unwrap(), &answer);
-        let signature = edge.sign_raw(0, &[1, 2]).unwrap();
-        assert_eq!(signature.len(), 256);
-        assert_eq!((signature[0], signature[1]), (0, 0xBB));
+        assert_eq!(edge.sign_raw(0, &[1, 2]), Err(wrong));
+        // A signature shorter than the modulus is malformed as such.
+        script.expect("002241B606800117840181", "9000");
+        script.expect_bytes(&first, &[0x90, 0x00]);
+        let short: Vec<u8> = [0xBB; 255].iter().chain(&[0x90, 0x00]).copied().collect();
+        script.expect_bytes(&hex::decode("002A9E9A010200").unwrap(), &short);
+        assert_eq!(edge.sign_raw(0, &[1, 2]), Err(Error::Malformed { what: "RSA signature of the wrong length" }));
         script.done();
         assert!(matches!(edge.sign_pkcs1(0, Some(HashAlg::Sha256), &[0; 20]), Err(Error::InvalidArgument(_))));
         assert!(matches!(edge.sign_raw(0, &[1; 257]), Err(Error::InvalidArgument(_))));
@@ -429,53 +459,37 @@ mod tests {
         assert_eq!(script.done(), 0);
     }
 
+    /// Decipher is MSE + PSO chained in 255-byte parts with no padding-indicator byte. The
+    /// scripted plaintext is not this key's decryption of the ciphertext, so it is refused
+    /// before any unpadding (the round trip on a real key is in the simulated-card tests).
     #[test]
     fn decrypt_chains_without_padding_indicator() {
         let (script, mut edge) = listed();
+        let wrong = Error::Malformed { what: "the card's result does not verify with the key's public key" };
         let ciphertext: Vec<u8> = (0..=255u8).collect();
         let mut block = vec![0x00, 0x02];
         block.extend_from_slice(&[0x5A; 200]);
         block.push(0);
         block.extend_from_slice(&[0x42; 53]);
-        script.expect("002241B806800107840181", "9000");
         let mut first = hex::decode("102A8086FF").unwrap();
         first.extend_from_slice(&ciphertext[..255]);
-        script.expect_bytes(&first, &[0x90, 0x00]);
         let mut rsp = block.clone();
         rsp.extend_from_slice(&[0x90, 0x00]);
-        script.expect_bytes(&hex::decode("002A808601FF00").unwrap(), &rsp);
-        let plain = edge.decrypt(0, &ciphertext, &DecryptPadding::Pkcs1).unwrap();
-        assert_eq!(script.done(), 3);
-        assert_eq!(&plain[..], &[0x42; 53]);
-        // A bad padding is the one crypto error.
-        script.expect("002241B806800107840181", "9000");
-        script.expect_bytes(&first, &[0x90, 0x00]);
-        script.expect_bytes(
-            &hex::decode("002A808601FF00").unwrap(),
-            &[0xFF; 258][..256].iter().chain(&[0x90, 0x00]).copied().collect::<Vec<_>>(),
-        );
-        assert_eq!(edge.decrypt(0, &ciphertext, &DecryptPadding::Pkcs1), Err(Error::Crypto("decryption error")));
-        assert_eq!(script.done(), 3);
-    }
-
-    #[test]
-    fn decrypt_oaep_and_raw_on_the_host() {
-        let (script, mut edge) = listed();
-        let ciphertext = [0x33u8; 256];
-        let mut first = hex::decode("102A8086FF").unwrap();
-        first.extend_from_slice(&ciphertext[..255]);
-        let last = hex::decode("002A80860133").unwrap().into_iter().chain([0]).collect::<Vec<_>>();
-        let em = crypto::oaep::encode_with_seed(b"secret", 256, HashAlg::Sha256, b"label", &[7; 32]).unwrap();
-        let answer: Vec<u8> = em.iter().copied().chain([0x90, 0x00]).collect();
-        for _ in 0..2 {
+        for padding in [DecryptPadding::Pkcs1, DecryptPadding::Raw] {
             script.expect("002241B806800107840181", "9000");
             script.expect_bytes(&first, &[0x90, 0x00]);
-            script.expect_bytes(&last, &answer);
+            script.expect_bytes(&hex::decode("002A808601FF00").unwrap(), &rsp);
+            assert_eq!(edge.decrypt(0, &ciphertext, &padding), Err(wrong.clone()));
+            assert_eq!(script.done(), 3);
         }
-        let oaep = DecryptPadding::Oaep { hash_alg: HashAlg::Sha256, label: b"label" };
-        assert_eq!(&edge.decrypt(0, &ciphertext, &oaep).unwrap()[..], b"secret");
-        assert_eq!(&edge.decrypt(0, &ciphertext, &DecryptPadding::Raw).unwrap()[..], &em[..]);
-        assert_eq!(script.done(), 6);
+        // A plaintext block of the wrong length.
+        script.expect("002241B806800107840181", "9000");
+        script.expect_bytes(&first, &[0x90, 0x00]);
+        script.expect_bytes(&hex::decode("002A808601FF00").unwrap(), &rsp[1..]);
+        assert_eq!(
+            edge.decrypt(0, &ciphertext, &DecryptPadding::Raw),
+            Err(Error::Malformed { what: "RSA plaintext block of the wrong length" })
+        );
         assert!(matches!(edge.decrypt(0, &[1; 257], &DecryptPadding::Raw), Err(Error::InvalidArgument(_))));
     }
 

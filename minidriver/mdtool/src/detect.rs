@@ -174,3 +174,14 @@ pub(crate) fn summary(transport: &mut dyn Transport) -> card_edges::Result<Strin
     let flows = flows(transport, &mut cache)?;
     Ok(flows.iter().map(|f| format!("{}: {}", f.key.replace('_', " "), f.result)).collect::<Vec<_>>().join("; "))
 }
+
+/// The card edge Winscard's discovery finds (GIDS SELECT, then PIV SELECT), which decides the
+/// card name a CSP passes to `CardAcquireContext`; `None` for a card with neither application.
+pub(crate) fn winscard_edge(transport: &mut dyn Transport) -> Option<CardEdge> {
+    let mut session = Session::from_atr(transport).ok()?;
+    let ws = winscard(&mut session, &[], &mut AtrCache::in_memory()).ok()?;
+    match ws.matched {
+        Some(WinscardMatch::Selected(e) | WinscardMatch::Cached(e)) => Some(e),
+        _ => None,
+    }
+}

@@ -123,19 +123,19 @@ pub(crate) fn explain(code: u32, op: &str, tries: Option<u32>) -> String {
             "no card in the reader: insert one, or use the embedded simulated card with --sim piv".to_owned()
         }
         REMOVED_CARD => format!("the card was removed while {op}"),
-        UNKNOWN_CARD => "unknown card: it has no PIV application (this minidriver handles PIV cards; \
-                         `mdtool detect` shows what the card answered)"
+        UNKNOWN_CARD => "unknown card: no card edge of this minidriver drives it (it handles PIV and GIDS \
+                         cards; `mdtool detect` shows what the card answered)"
             .to_owned(),
         UNSUPPORTED => format!("the card does not support {op}"),
         WRONG_CHV => match tries {
             Some(0) => {
-                format!("wrong {op}: no tries left, it is now blocked (unblock it with the PUK: mdtool pin unblock)")
+                format!("wrong {op}: no tries left, it is now blocked (unblock it: mdtool pin unblock)")
             }
             Some(1) => format!("wrong {op} (1 try left)"),
             Some(n) if n != u32::MAX && n != 0xDEAD_BEEF => format!("wrong {op} ({n} tries left)"),
             _ => format!("wrong {op}"),
         },
-        CHV_BLOCKED => format!("the {op} is blocked (unblock it with the PUK: mdtool pin unblock)"),
+        CHV_BLOCKED => format!("the {op} is blocked (unblock it: mdtool pin unblock)"),
         SECURITY_VIOLATION => format!(
             "{op} needs an authentication first (the PIN: MDTOOL_PIN or --pin-file; the card management key: \
              MDTOOL_ADMIN_KEY or --admin-key-file)"

@@ -57,6 +57,10 @@ First command (no reader needed): MDTOOL_PIN=123456 mdtool --sim piv scinfo";
 pub(crate) enum SimKind {
     /// A PIV card: PIN 123456, PUK 12345678, the default 3DES management key, 4 keys with certificates.
     Piv,
+    /// A GIDS card: PIN 123456, administrator key 0102030405060708 x3, RSA-2048 and RSA-3072 keys with certificates.
+    Gids,
+    /// A factory-new GIDS card, for `gids-tool --initialize` (served with `mdtool serve`).
+    GidsNew,
 }
 
 /// Options every command accepts.
@@ -266,7 +270,16 @@ fn dispatch(g: &Global, out: &mut Out, command: &Command) -> Outcome {
         Command::Inf { args } => {
             let mut connected = card::connect(g, KEYS)?;
             let atr = connected.atr()?;
-            inf::run(out, &atr, &connected.source().describe(), args)
+            let edge = match connected.source() {
+                card::Source::Sim(kind) => Some(kind.edge()),
+                card::Source::Reader(_) => detect::winscard_edge(connected.transport()),
+            };
+            let edge = match edge {
+                Some(card_edges::detect::CardEdge::Gids) => "GIDS",
+                Some(card_edges::detect::CardEdge::Piv) => "PIV",
+                None => "Smart",
+            };
+            inf::run(out, &atr, &connected.source().describe(), edge, args)
         }
         Command::Serve { vpcd } => {
             if g.reader.is_some() {

@@ -17,9 +17,6 @@ use crate::output::Out;
 use crate::scinfo::{self, Tries};
 use crate::{Global, secrets};
 
-/// The PUK's PIN id on this driver.
-const PUK_ID: u32 = 4;
-
 /// Reads `path` (`-`: stdin) whole.
 pub(crate) fn read_input(path: Option<&Path>) -> Outcome<Vec<u8>> {
     match path {
@@ -344,7 +341,7 @@ pub(crate) fn pin(g: &Global, out: &mut Out, opened: &Opened, cmd: &PinCmd) -> O
         }
         PinCmd::Change { puk } => {
             let (kind, id, what) =
-                if *puk { (secrets::PUK, PUK_ID, "PUK") } else { (secrets::PIN, pin::ROLE_USER, "PIN") };
+                if *puk { (secrets::PUK, puk_id(csp)?, "PUK") } else { (secrets::PIN, pin::ROLE_USER, "PIN") };
             let current = secrets::obtain(kind, file_for(g, kind))?;
             let new = if *puk {
                 secrets::obtain(secrets::NEW_PUK, g.new_pin_file.as_deref())?
@@ -358,12 +355,31 @@ pub(crate) fn pin(g: &Global, out: &mut Out, opened: &Opened, cmd: &PinCmd) -> O
             out.line(format!("{what} changed"));
         }
         PinCmd::Unblock => {
-            let puk = secrets::obtain(secrets::PUK, g.puk_file.as_deref())?;
-            let new = secrets::obtain(secrets::NEW_PIN, g.new_pin_file.as_deref())?;
-            csp.change_authenticator_ex(pin::CHANGE_FLAG_UNBLOCK, PUK_ID, &puk, pin::ROLE_USER, &new)
-                .map_err(|(c, n)| change_failure(c, n, "PUK"))?;
-            out.json_value(&json!({ "unblocked": true }));
-            out.line("PIN unblocked and set to the new PIN");
+            // With the PUK where the card has one; else with the administrator key by
+            // challenge-response, where the user PIN's PIN_INFO allows that (GIDS).
+            let pins = scinfo::pins(csp)?;
+            let user = pins.iter().find(|p| p.id() == pin::ROLE_USER);
+            let by = user.map_or(0, scinfo::PinEntry::unblocked_by);
+            let puk = pins.iter().find(|p| p.is_puk() && by & pin::set_of(p.id()) != 0);
+            let new = |g: &Global| secrets::obtain(secrets::NEW_PIN, g.new_pin_file.as_deref());
+            let how = if let Some(puk) = puk {
+                let value = secrets::obtain(secrets::PUK, g.puk_file.as_deref())?;
+                let new = new(g)?;
+                csp.change_authenticator_ex(pin::CHANGE_FLAG_UNBLOCK, puk.id(), &value, pin::ROLE_USER, &new)
+                    .map_err(|(c, n)| change_failure(c, n, "PUK"))?;
+                "PUK"
+            } else if by & pin::set_of(pin::ROLE_ADMIN) != 0 {
+                let key = secrets::admin_key(g.admin_key_file.as_deref())?;
+                let new = new(g)?;
+                let response = admin_response(csp, &key)?;
+                csp.change_authenticator_ex(pin::CHANGE_FLAG_UNBLOCK, pin::ROLE_ADMIN, &response, pin::ROLE_USER, &new)
+                    .map_err(|(c, n)| change_failure(c, n, "administrator key"))?;
+                "administrator key"
+            } else {
+                return Err(Failure::msg("the card lists no PIN that may unblock the user PIN"));
+            };
+            out.json_value(&json!({ "unblocked": true, "by": how }));
+            out.line(format!("PIN unblocked with the {how} and set to the new PIN"));
         }
         PinCmd::Status => {
             let pins = scinfo::pins(csp)?;
@@ -385,7 +401,7 @@ pub(crate) fn pin(g: &Global, out: &mut Out, opened: &Opened, cmd: &PinCmd) -> O
                 let state = match p.tries() {
                     Tries::Left(1) => "1 try left".to_owned(),
                     Tries::Left(n) => format!("{n} tries left"),
-                    Tries::Blocked => "BLOCKED (unblock it with the PUK: mdtool pin unblock)".to_owned(),
+                    Tries::Blocked => "BLOCKED (unblock it: mdtool pin unblock)".to_owned(),
                     Tries::Verified => "verified".to_owned(),
                     Tries::NotReported => "tries not reported".to_owned(),
                 };
@@ -469,12 +485,37 @@ fn default_role(csp: &Csp, index: u8, alg: KeyAlg) -> Role {
     if index == 2 || index >= 4 { Role::Exchange } else { Role::Signature }
 }
 
-/// Proves the card management key (ROLE_ADMIN, challenge-response): `CardGetChallengeEx`,
-/// then `CardAuthenticateEx` with the challenge encrypted under the key (3DES or AES, ECB).
+/// The PUK's PIN id, from the card's PIN list.
+///
+/// # Errors
+/// The card has no PUK.
+fn puk_id(csp: &Csp) -> Outcome<u32> {
+    scinfo::pins(csp)?
+        .iter()
+        .find(|p| p.is_puk())
+        .map(scinfo::PinEntry::id)
+        .ok_or_else(|| Failure::msg("the card has no PUK"))
+}
+
+/// Proves the administrator key (ROLE_ADMIN, challenge-response): `CardGetChallengeEx`,
+/// then `CardAuthenticateEx` with the response.
 ///
 /// # Errors
 /// A wrong key; a card without challenge-response administrator.
 pub(crate) fn authenticate_admin(csp: &Csp, key: &[u8]) -> Outcome {
+    let response = admin_response(csp, key)?;
+    csp.authenticate_ex(pin::ROLE_ADMIN, 0, &response)
+        .map(|_| ())
+        .map_err(|(c, n)| Failure::pin(c, n, "card management key"))
+}
+
+/// A fresh administrator challenge (`CardGetChallengeEx`) answered with `key`: the challenge
+/// encrypted under it in ECB (3DES for an 8-byte challenge, AES for a 16-byte one), as the Base
+/// CSP computes it. GIDS's external authentication is the same 3DES block encryption.
+///
+/// # Errors
+/// A card without challenge-response administrator; a key that does not fit the challenge.
+fn admin_response(csp: &Csp, key: &[u8]) -> Outcome<Vec<u8>> {
     use card_edges::piv::ManagementAlgorithm as M;
     let challenge = csp
         .get_challenge_ex(pin::ROLE_ADMIN)
@@ -491,9 +532,30 @@ pub(crate) fn authenticate_admin(csp: &Csp, key: &[u8]) -> Outcome {
         }
     };
     let response = alg.encrypt_block(key, &challenge).map_err(|e| Failure::usage(format!("management key: {e}")))?;
-    csp.authenticate_ex(pin::ROLE_ADMIN, 0, &response)
-        .map(|_| ())
-        .map_err(|(c, n)| Failure::pin(c, n, "card management key"))
+    Ok(response.to_vec())
+}
+
+/// Whether the user PIN alone lets Windows enroll (create keys, write certificates).
+fn user_creates_keys(csp: &Csp) -> bool {
+    csp.get_property(minidriver::abi::prop::X509_ENROLLMENT, 0)
+        .ok()
+        .and_then(|v| v.get(..4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes))
+        .is_some_and(|v| v != 0)
+}
+
+/// Authenticates whoever may create keys on this card: the user PIN where the card supports
+/// Windows enrollment with it (`CP_SUPPORTS_WIN_X509_ENROLLMENT`: GIDS), else the
+/// administrator key (PIV's card management key).
+///
+/// # Errors
+/// A wrong PIN or key.
+fn authenticate_key_writer(g: &Global, csp: &Csp) -> Outcome {
+    if user_creates_keys(csp) {
+        let value = secrets::obtain(secrets::PIN, g.pin_file.as_deref())?;
+        return scinfo::authenticate(csp, pin::ROLE_USER, &value);
+    }
+    let key = secrets::admin_key(g.admin_key_file.as_deref())?;
+    authenticate_admin(csp, &key)
 }
 
 /// The SubjectPublicKeyInfo (PEM) of a container's public key.
@@ -529,8 +591,7 @@ pub(crate) fn keygen(
     let csp = &opened.csp;
     let role = role.unwrap_or_else(|| default_role(csp, index, alg));
     let (spec, bits) = key_spec_for(alg, role);
-    let key = secrets::admin_key(g.admin_key_file.as_deref())?;
-    authenticate_admin(csp, &key)?;
+    authenticate_key_writer(g, csp)?;
     csp.create_container(index, misc::CREATE_CONTAINER_KEY_GEN, spec, bits, None).map_err(|c| {
         Failure::code(c, &format!("key generation of a {} key in container {index}", keys::key_spec_name(spec)))
     })?;
@@ -650,7 +711,11 @@ pub(crate) fn import(
         None => raw.clone(),
     };
     let (blob, spec, bits) = private_blob(&der, role)?;
-    if let Some(key) = secrets::given(secrets::ADMIN_KEY, g.admin_key_file.as_deref())? {
+    // A card whose user PIN creates keys (GIDS) gets the PIN; on others the administrator key
+    // is proved only when given (a card that cannot import says so before any card I/O).
+    if user_creates_keys(csp) {
+        authenticate_key_writer(g, csp)?;
+    } else if let Some(key) = secrets::given(secrets::ADMIN_KEY, g.admin_key_file.as_deref())? {
         let key = Zeroizing::new(
             hex::decode(key.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect::<Vec<u8>>())
                 .map_err(|_| Failure::usage("the card management key must be hex"))?,

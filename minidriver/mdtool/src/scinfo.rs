@@ -7,7 +7,7 @@ use minidriver::abi::{keyspec, pin, prop};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use crate::card::{Opened, Source};
+use crate::card::Opened;
 use crate::errors::{CHV_BLOCKED, Failure, Outcome, WRONG_CHV};
 use crate::keys::{self, Container, PublicKey};
 use crate::output::Out;
@@ -35,6 +35,16 @@ impl PinEntry {
     /// Its name.
     pub(crate) fn name(&self) -> &'static str {
         pin_label(self.id, self.purpose)
+    }
+
+    /// Whether this is an unblock-only PIN (a PUK).
+    pub(crate) fn is_puk(&self) -> bool {
+        self.purpose == pin::PURPOSE_UNBLOCK_ONLY
+    }
+
+    /// The PINs that may unblock this one (`PIN_SET`).
+    pub(crate) fn unblocked_by(&self) -> u32 {
+        self.unblock
     }
 
     /// Its tries left (verified when the card says so).
@@ -423,7 +433,7 @@ fn tries_text(t: Tries) -> String {
     match t {
         Tries::Left(1) => "1 try left".into(),
         Tries::Left(n) => format!("{n} tries left"),
-        Tries::Blocked => "BLOCKED (unblock it with the PUK: mdtool pin unblock)".into(),
+        Tries::Blocked => "BLOCKED (unblock it: mdtool pin unblock)".into(),
         Tries::Verified => "verified".into(),
         Tries::NotReported => "tries not reported".into(),
     }
@@ -497,7 +507,7 @@ pub(crate) fn run(g: &Global, out: &mut Out, opened: &Opened, ask_pin: bool) -> 
     if out.json() {
         out.json_value(&json!({
             "reader": opened.source.reader_name(),
-            "simulated": opened.source == Source::Sim,
+            "simulated": opened.source.is_sim(),
             "atr": hex::encode_upper(&opened.atr),
             "card": opened.card_name,
             "minidriver": { "linked": opened.linked, "card_data_version": csp.version() },
@@ -562,7 +572,7 @@ fn print_text(out: &mut Out, opened: &Opened, info: &Info, default: Option<u8>, 
         out.line(format!("Cache mode:      {} ({m})", cache_mode_name(m)));
     }
     out.line(format!(
-        "Capabilities:    certificate compression: {}, key generation: {}, key import: {}, read-only: {}, \
+        "Capabilities:    certificate compression: {}, key generation: {}, secure key injection: {}, read-only: {}, \
          x.509 enrollment: {}",
         yes(info.caps.map(|c| c.0)),
         yes(info.caps.map(|c| c.1)),
@@ -604,7 +614,9 @@ fn print_text(out: &mut Out, opened: &Opened, info: &Info, default: Option<u8>, 
     ));
     for (c, t) in info.containers.iter().zip(&info.tests) {
         let slot = match card_edges::piv::Slot::from_container_index(usize::from(c.record.index)) {
-            Some(s) if opened.card_name.contains("PIV") => format!(" (PIV slot {:02X})", s.key_ref()),
+            Some(s) if opened.card_name == card_edges::detect::CardEdge::Piv.windows_card_name() => {
+                format!(" (PIV slot {:02X})", s.key_ref())
+            }
             _ => String::new(),
         };
         let dflt = if c.record.default { ", default container" } else { "" };

@@ -1,15 +1,15 @@
-//! `mdtool serve --sim piv`: the simulated PIV card on vsmartcard's vpcd, so that pcscd shows
-//! it in its `Virtual PCD` reader and any PC/SC program (mdtool itself, OpenSC,
-//! yubico-piv-tool) can use it. Connects to 127.0.0.1 only; runs until killed.
+//! `mdtool serve --sim piv|gids|gids-new`: a simulated card on vsmartcard's vpcd, so that pcscd
+//! shows it in its `Virtual PCD` reader and any PC/SC program (mdtool itself, OpenSC,
+//! yubico-piv-tool, gids-tool) can use it. Connects to 127.0.0.1 only; runs until killed.
 
 use std::time::Duration;
 
 use card_edges::transport::memory::CardSlot;
 
-use crate::Global;
 use crate::card::sim_card;
 use crate::errors::{Failure, Outcome};
 use crate::output::{Out, notice};
+use crate::{Global, SimKind};
 
 /// vpcd's first reader listens here.
 pub(crate) const DEFAULT_PORT: u16 = 35963;
@@ -19,11 +19,13 @@ pub(crate) const DEFAULT_PORT: u16 = 35963;
 /// # Errors
 /// The card cannot be made; the server thread cannot start.
 pub(crate) fn run(g: &Global, out: &mut Out, port: u16) -> Outcome {
-    let sim = sim_card(g.seed)?;
+    let kind = g.sim.unwrap_or(SimKind::Piv);
+    let sim = sim_card(kind, g.seed)?;
     sim.set_trace(g.trace);
     let server = card_sim::vpcd::serve(CardSlot::new(sim.clone()), port);
     out.line(format!(
-        "serving the simulated PIV card (ATR {}) to vpcd at 127.0.0.1:{port}; runs until killed (Ctrl-C)",
+        "serving the simulated {} (ATR {}) to vpcd at 127.0.0.1:{port}; runs until killed (Ctrl-C)",
+        kind.card(),
         hex::encode_upper(sim.atr())
     ));
     let mut connected = false;

@@ -109,7 +109,7 @@ fn scinfo_is_complete_with_a_passing_self_test() {
         "Card:            Identity Device (NIST SP 800-73 [PIV])",
         "Card ID:         {0784A344-6C35-CA45-B037-6BF76CB4CB07} (cardid 44A38407356C45CAB0376BF76CB4CB07)",
         "Cache mode:      session only",
-        "certificate compression: yes, key generation: yes, key import: no",
+        "certificate compression: yes, key generation: yes, secure key injection: no",
         "1 user PIN (alphanumeric, primary card PIN, cache normal): 3 tries left",
         "3 signature PIN (alphanumeric, digital signature, always prompt): 3 tries left",
         "4 PUK",
@@ -357,7 +357,7 @@ fn pin_verify_reports_tries_left_and_blocking() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("wrong PIN (2 tries left)"), "{err}");
     assert!(err.contains("wrong PIN (1 try left)"), "{err}");
-    assert!(err.contains("blocked (unblock it with the PUK: mdtool pin unblock)"), "{err}");
+    assert!(err.contains("blocked (unblock it: mdtool pin unblock)"), "{err}");
     let out = with_stdin(&["--sim", "piv", "pin", "verify"], &[], "000000\n123456\n");
     assert!(out.status.success(), "{}", show(&out));
     // Nothing given, nothing to read: a usage error.

@@ -341,7 +341,8 @@ fn an_unknown_card() {
     s.pcsc().reset_card().unwrap();
     s.wait_for_card(true).unwrap();
     let err = fails(&s, &["--reader", READER, "scinfo"], &[]);
-    assert!(err.contains("unknown card: it has no PIV application"), "{err}");
+    assert!(err.contains("unknown card: no card edge of this minidriver drives it"), "{err}");
+    assert!(err.contains("detection found a card with no PIV or GIDS application"), "{err}");
     assert!(err.contains(&hex::encode_upper(NotPiv.atr())), "{err}");
     let cache = std::env::temp_dir().join(format!("mdtool-pcsc-unknown-{}", std::process::id()));
     let out = stdout(&ok(&s, &["--reader", READER, "detect", "--atr-cache", cache.to_str().unwrap()], &[]));
@@ -365,7 +366,7 @@ fn a_pin_blocked_across_runs_and_unblocked() {
     assert!(fails(&s, &args, &wrong).contains("wrong PIN (1 try left)"));
     assert!(fails(&s, &args, &wrong).contains("no tries left, it is now blocked"));
     let err = fails(&s, &args, &[("MDTOOL_PIN", PIN)]);
-    assert!(err.contains("the PIN is blocked (unblock it with the PUK: mdtool pin unblock)"), "{err}");
+    assert!(err.contains("the PIN is blocked (unblock it: mdtool pin unblock)"), "{err}");
     let info = stdout(&ok(&s, &["--reader", READER, "pin", "status"], &[]));
     assert!(info.contains("1 user PIN: BLOCKED"), "{info}");
     let err = fails(&s, &["--reader", READER, "sign", "-c", "0", "--digest", &"00".repeat(32)], &[("MDTOOL_PIN", PIN)]);

@@ -3,15 +3,75 @@
 //! AID, where "AID not found" still means GIDS), and the edge it decides is returned behind
 //! [`Edge`]. The C door and the Rust [`crate::Card`] API both come here; neither selects an
 //! application nor chooses an edge itself.
+//!
+//! The decision is remembered per ATR for the process, as Windows' Winscard remembers it in its
+//! "PIV Device" and "IDMP" ATR caches ("Smart Card Discovery Process"): a card whose ATR was
+//! found to be GIDS (after its PIV SELECT failed) is first asked for its `cardcf` with no SELECT
+//! at all. A provisioned GIDS application still selected answers it, and that read is the
+//! context's freshness proof; anything else (another application, a reset card, another card
+//! with the same ATR) answers otherwise, the hint is dropped and the full discovery runs. A card
+//! that holds both applications never gets a hint: its PIV SELECT succeeds first.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 
 use card_edges::detect::{CardEdge, ClassConfig, class_minidriver};
+use card_edges::gids::GidsEdge;
 use card_edges::iso7816::{Atr, Limits, Session};
 use card_edges::piv::PivEdge;
+use card_edges::{Error as EdgeError, TransportError};
 
 use super::Edge;
+use super::gids::GidsCard;
 use super::piv::PivCard;
 use crate::error::{Error, Result};
 use crate::link::Link;
+
+/// What the discovery found for an ATR: a GIDS application and its FCI.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct GidsHint {
+    /// The AID it was selected by (`None`: the MS GIDS AID).
+    aid: Option<Vec<u8>>,
+    /// Its FCI.
+    fci: Vec<u8>,
+}
+
+/// ATR → GIDS hint, for this process. Bounded: a process sees few kinds of card.
+static HINTS: Mutex<Option<HashMap<Vec<u8>, GidsHint>>> = Mutex::new(None);
+const MAX_HINTS: usize = 64;
+
+fn hint(atr: &[u8]) -> Option<GidsHint> {
+    HINTS.lock().unwrap_or_else(PoisonError::into_inner).as_ref().and_then(|m| m.get(atr).cloned())
+}
+
+fn remember(atr: &[u8], hint: Option<GidsHint>) {
+    let mut guard = HINTS.lock().unwrap_or_else(PoisonError::into_inner);
+    let map = guard.get_or_insert_with(HashMap::new);
+    match hint {
+        Some(h) if map.len() < MAX_HINTS || map.contains_key(atr) => {
+            map.insert(atr.to_vec(), h);
+        }
+        Some(_) => {}
+        None => {
+            map.remove(atr);
+        }
+    }
+}
+
+fn gids_edge(session: Session<Link>, hint: &GidsHint) -> GidsEdge<Link> {
+    match &hint.aid {
+        Some(aid) => GidsEdge::selected_with_aid(session, aid.clone(), &hint.fci),
+        None => GidsEdge::selected(session, &hint.fci),
+    }
+}
+
+/// A transport failure that ends the attempt (the card is gone or was reset): passed on.
+fn card_lost(e: &EdgeError) -> bool {
+    matches!(
+        e,
+        EdgeError::Transport(TransportError::RemovedCard | TransportError::ResetCard | TransportError::NoSmartcard)
+    )
+}
 
 /// The environment variable naming a vendor's own GIDS AID (hex), for cards that implement the
 /// GIDS card edge under a custom AID (the class minidriver selects it instead of the MS GIDS AID).
@@ -49,14 +109,44 @@ pub(crate) fn open(link: Link, atr: &[u8], options: &OpenOptions) -> Result<Box<
     let caps = Atr::parse(atr).ok().and_then(|a| a.card_capabilities());
     let mut session = Session::new(link);
     session.set_limits(Limits::from_capabilities(caps));
+    if let Some(h) = hint(atr).filter(|h| h.aid == options.gids_aid) {
+        let mut edge = gids_edge(session, &h);
+        match edge.probe() {
+            Ok(true) => return Ok(Box::new(GidsCard::new(edge))),
+            Err(e) if card_lost(&e) => return Err(e.into()),
+            _ => {
+                tracing::debug!("the GIDS hint for this ATR did not hold: full discovery");
+                remember(atr, None);
+                session = edge.into_session();
+            }
+        }
+    }
     let config = ClassConfig { custom_gids_aid: options.gids_aid.clone(), request_fci: true };
     let outcome = class_minidriver(&mut session, &config)?;
     let fci = outcome.selection().map(|r| r.data.clone()).unwrap_or_default();
     match outcome.edge {
         Some(CardEdge::Piv) => Ok(Box::new(PivCard::new(PivEdge::selected(session, &fci)))),
+        Some(CardEdge::Gids) if outcome.application_selected() => {
+            let h = GidsHint { aid: options.gids_aid.clone(), fci };
+            let edge = gids_edge(session, &h);
+            remember(atr, Some(h));
+            Ok(Box::new(GidsCard::new(edge)))
+        }
         Some(CardEdge::Gids) => {
-            tracing::info!("a GIDS card (by the class minidriver's rule); no GIDS edge in this build");
-            Err(Error::UnknownCard)
+            // The class minidriver's rule: "AID not found" is GIDS too (a vendor card whose
+            // GIDS application is the default one), used without any SELECT by AID. A card
+            // that then refuses GIDS's GET DATA as an unknown instruction or class speaks no
+            // GIDS at all: it is an unknown card, said now rather than at the first file read.
+            tracing::info!("GIDS AID not found: the card is taken as GIDS, as the class minidriver does");
+            let mut edge = GidsEdge::implicit(session);
+            match edge.probe() {
+                Ok(_) | Err(EdgeError::NotFound(_)) => Ok(Box::new(GidsCard::new(edge))),
+                Err(e) if card_lost(&e) => Err(e.into()),
+                Err(e) => {
+                    tracing::info!(error = %e, "the card answers no GIDS command: unknown card");
+                    Err(Error::UnknownCard)
+                }
+            }
         }
         None => Err(Error::UnknownCard),
     }

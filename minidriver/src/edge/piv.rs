@@ -269,6 +269,22 @@ impl Edge for PivCard {
         }
     }
 
+    fn algorithms(&mut self) -> Vec<&'static str> {
+        let listed = self.supported_algorithms();
+        let mut names = Vec::new();
+        if listed.iter().any(|a| a.is_rsa()) {
+            names.push("RSA");
+        }
+        for (alg, ecdsa, ecdh) in
+            [(KeyAlgorithm::P256, "ECDSA_P256", "ECDH_P256"), (KeyAlgorithm::P384, "ECDSA_P384", "ECDH_P384")]
+        {
+            if listed.contains(&alg) {
+                names.extend([ecdsa, ecdh]);
+            }
+        }
+        names
+    }
+
     fn list_pins(&mut self) -> Result<PinSet> {
         Ok(pin::set_of(pin::ROLE_USER) | pin::set_of(pin::ROLE_ADMIN) | pin::set_of(SIGNATURE_PIN) | pin::set_of(PUK))
     }

@@ -134,7 +134,7 @@ pub(crate) fn property_value(ctx: &mut Context, name: &str, flags: u32, cache: &
         prop::KEY_IMPORT_SUPPORT => dwords(&[0]),
         prop::ENUM_ALGORITHMS => match flags {
             prop::CIPHER_OPERATION => multi_string(&[]),
-            prop::ASYMMETRIC_OPERATION => multi_string(&["RSA", "ECDSA_P256", "ECDSA_P384", "ECDH_P256", "ECDH_P384"]),
+            prop::ASYMMETRIC_OPERATION => multi_string(&ctx.algorithms()),
             _ => {
                 return Err(Error::InvalidParameter(
                     "dwFlags must be CARD_CIPHER_OPERATION or CARD_ASYMMETRIC_OPERATION",
