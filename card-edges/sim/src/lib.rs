@@ -35,6 +35,8 @@ pub mod stack;
 pub mod vpcd;
 mod x509;
 
+pub use x509::issue_certificate;
+
 pub use error::{Error, Result};
 
 pub use counters::{SimCounters, TraceEntry};

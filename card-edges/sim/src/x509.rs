@@ -85,3 +85,14 @@ pub(crate) fn issue(subject: &str, spki_der: &[u8], usage: KeyUsage) -> Result<V
 fn crypto<E>(what: &'static str) -> impl FnOnce(E) -> Error {
     move |_| Error::Crypto(what)
 }
+
+/// A certificate from the test CA for any public key (SPKI DER), with `subject` (RFC 4514) and
+/// the digital signature and key encipherment usages: what an enrollment would write for a key
+/// generated on a simulated card. Test support.
+///
+/// # Errors
+/// [`Error::Crypto`] naming the step that failed (an unreadable key, a bad subject).
+pub fn issue_certificate(subject: &str, spki_der: &[u8]) -> Result<Vec<u8>> {
+    use x509_cert::ext::pkix::KeyUsages;
+    issue(subject, spki_der, KeyUsage(KeyUsages::DigitalSignature | KeyUsages::KeyEncipherment))
+}
