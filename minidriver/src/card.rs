@@ -124,7 +124,7 @@ impl Card {
     /// # Errors
     /// [`Error::WrongPin`] with the tries left, [`Error::PinBlocked`].
     pub fn verify_pin(&self, pin_bytes: &[u8]) -> Result<()> {
-        self.run(|c| c.authenticate(pin::ROLE_USER, pin_bytes))
+        self.run(|c| c.authenticate(pin::ROLE_USER, pin_bytes, &mut NoCache))
     }
 
     /// Tries left for the user PIN (`None` while it is verified and the card does not say).
@@ -217,6 +217,7 @@ impl Card {
             index,
             algorithm: container.public_key.algorithm,
             spki: container.public_key.spki,
+            pin_id: container.pin,
             pin: None,
         })
     }
@@ -246,6 +247,8 @@ pub struct CardKey {
     index: u8,
     algorithm: KeyAlgorithm,
     spki: Vec<u8>,
+    /// The PIN that guards the key (`CCP_PIN_IDENTIFIER`).
+    pin_id: u32,
     pin: Option<Zeroizing<Vec<u8>>>,
 }
 
@@ -282,8 +285,10 @@ impl CardKey {
         request: impl FnOnce(&mut Context, u8) -> Result<Vec<u8>>,
     ) -> core::result::Result<Vec<u8>, signature::Error> {
         let result = self.card.run(|c| {
-            if let Some(p) = &self.pin {
-                c.authenticate(pin::ROLE_USER, p)?;
+            if let Some(p) = &self.pin
+                && self.pin_id != pin::ROLE_EVERYONE
+            {
+                c.authenticate(self.pin_id, p, &mut NoCache)?;
             }
             request(c, self.index)
         });

@@ -417,11 +417,21 @@ impl Context {
     // ----- authentication -----
 
     /// Verifies `data` for `id`; the result carries tries left on failure.
-    pub(crate) fn authenticate(&mut self, id: PinId, data: &[u8]) -> Result<()> {
+    ///
+    /// A PIN the card wants right before each use of its key (`PinCacheAlwaysPrompt`, PIV's
+    /// 9C) is verified with the container contents loaded first, from the CSP's cache or the
+    /// card: the key's operation that follows must find everything it looks up in memory, so
+    /// that no command reaches the card between the VERIFY and the operation.
+    pub(crate) fn authenticate(&mut self, id: PinId, data: &[u8], cache: &mut dyn CspCache) -> Result<()> {
         if id == pin::ROLE_EVERYONE || id >= pin::MAX_PINS || self.edge.list_pins()? & pin::set_of(id) == 0 {
             return Err(Error::InvalidParameter("no such PIN"));
         }
-        let result = self.edge.authenticate(id, data);
+        let always = self.edge.pin_info(id).is_ok_and(|i| i.cache_policy == pin::CACHE_ALWAYS_PROMPT);
+        let result = if always {
+            self.with_contents(cache, |e| e.authenticate(id, data))
+        } else {
+            self.edge.authenticate(id, data)
+        };
         self.with_tries(id, result)
     }
 
@@ -449,10 +459,10 @@ impl Context {
 
     /// `CARD_AUTHENTICATE_SESSION_PIN`: authenticates with a token; a bad token is a wrong PIN
     /// that spends no try on the card.
-    pub(crate) fn authenticate_session_pin(&mut self, id: PinId, token: &[u8]) -> Result<()> {
+    pub(crate) fn authenticate_session_pin(&mut self, id: PinId, token: &[u8], cache: &mut dyn CspCache) -> Result<()> {
         let card = self.edge.card_id()?;
         let pin_bytes = session_pin::open(&card, id, token).ok_or(Error::WrongPin { tries_left: None })?;
-        self.authenticate(id, &pin_bytes)
+        self.authenticate(id, &pin_bytes, cache)
     }
 
     /// The typed-in PIN (a PUK) that may unblock `target`, from the card's `PIN_INFO`.

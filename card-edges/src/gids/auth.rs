@@ -112,15 +112,17 @@ impl<T: Transport> GidsEdge<T> {
         value.map(|v| parse_pin_status(&v)).transpose()
     }
 
-    /// CHANGE REFERENCE DATA of the user PIN (`old || new`). The PIN counts as not verified
-    /// afterwards.
+    /// CHANGE REFERENCE DATA of the user PIN (`old || new`). Success proves the old PIN: the
+    /// PIN is verified afterwards, as the Minidriver Specification wants of a change (§4.2.11,
+    /// "the card is left authenticated"); a failure leaves it unverified.
     ///
     /// # Errors
     /// As [`GidsEdge::verify_pin`], for the old PIN.
     pub fn change_pin(&mut self, old: &[u8], new: &[u8]) -> Result<()> {
         let data = joined(old, new)?;
-        self.auth.user = false;
-        self.reference_command(ins::CHANGE_REFERENCE_DATA, 0x00, PIN_REF, &data)
+        let result = self.reference_command(ins::CHANGE_REFERENCE_DATA, 0x00, PIN_REF, &data);
+        self.auth.user = result.is_ok();
+        result
     }
 
     /// CHANGE REFERENCE DATA of the PUK.

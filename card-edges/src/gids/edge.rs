@@ -286,13 +286,13 @@ impl<T: Transport> GidsEdge<T> {
 
     /// Sends `cmd` without dropping a pending challenge (for the challenge's answer). A
     /// foreign application's "unknown instruction or class" means someone selected it behind
-    /// this edge's back: the GIDS application is selected again, once.
+    /// this edge's back, and "command not allowed (no current EF)" that nothing is selected:
+    /// the GIDS application is selected again, once.
     pub(crate) fn transmit_in_exchange(&mut self, cmd: &Command) -> Result<Response> {
         self.select()?;
         let rsp = self.raw_transmit(cmd)?;
-        if matches!(rsp.sw, StatusWord::INS_NOT_SUPPORTED | StatusWord::CLA_NOT_SUPPORTED)
-            && self.application != Application::Implicit
-        {
+        // `6986` (no current file): nothing is selected, as after a reset the host was not told of.
+        if matches!(rsp.sw.0, 0x6D00 | 0x6E00 | 0x6986) && self.application != Application::Implicit {
             self.selected = false;
             self.select()?;
             return self.raw_transmit(cmd);

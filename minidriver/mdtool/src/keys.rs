@@ -309,26 +309,12 @@ pub(crate) fn container(csp: &Csp, record: &Record) -> Outcome<Container> {
         .and_then(|b| b.get(..4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes));
     let cert_file = cert_file(index, key_spec);
     let cert = match csp.read_file(Some("mscp"), &cert_file) {
-        Ok(stored) if !stored.is_empty() => certificate_from_file(&stored).and_then(|der| cert_info(&der)),
+        Ok(stored) if !stored.is_empty() => {
+            mdtool::csp::session::certificate_from_file(&stored).and_then(|der| cert_info(&der))
+        }
         _ => None,
     };
     Ok(Container { record: record.clone(), key_spec, key, pin_id, cert_file, cert })
-}
-
-/// Largest certificate the CSP inflates from the compressed form.
-const MAX_CERTIFICATE: u64 = 64 * 1024;
-
-/// A certificate file's DER. A card whose driver does not compress (`fCertificateCompression`
-/// FALSE, GIDS) holds what the Base CSP wrote: `01 00 | length (LE16) | zlib(DER)`, which the
-/// CSP inflates itself; plain DER is taken as is.
-pub(crate) fn certificate_from_file(stored: &[u8]) -> Option<Vec<u8>> {
-    use std::io::Read;
-    let Some(([0x01, 0x00, lo, hi], deflated)) = stored.split_first_chunk::<4>().map(|(h, r)| (*h, r)) else {
-        return Some(stored.to_vec());
-    };
-    let mut der = Vec::new();
-    flate2::read::ZlibDecoder::new(deflated).take(MAX_CERTIFICATE).read_to_end(&mut der).ok()?;
-    (der.len() == usize::from(u16::from_le_bytes([lo, hi]))).then_some(der)
 }
 
 /// Every container.

@@ -712,3 +712,88 @@ fn item_33_delete_context_frees_everything() {
     drop(csp);
     no_leaks();
 }
+
+/// Items: 155, 158, 159, 160
+///
+/// Two whole Base CSP sessions in one process with one cache, as Windows runs them (acquire;
+/// cardcf, cardid, cardapps, the mscp listing, cmapfile, every container's key, PIN and
+/// certificate; the PIN, a signature with every key, a decryption with every key-exchange RSA
+/// key, each checked; deauthenticate; delete the context), on a card with extended APDUs and on
+/// one with short APDUs only. The second session's non-cryptographic part costs at most
+/// 2 APDUs: the certificates read before any PIN outlive the first session's deauthentication.
+#[test]
+fn items_155_158_159_160_a_second_full_session_costs_two_apdus_before_its_crypto() {
+    use mdtool::csp::session;
+    let mut s = stack();
+    for extended in [true, false] {
+        let sim = PivSim::default_card().unwrap();
+        sim.set_extended_length(extended);
+        with_card(&mut s, sim, |s| {
+            let cache = Arc::new(Mutex::new(CspCache::default()));
+            let options = AcquireOptions { cache: Some(cache), ..AcquireOptions::default() };
+            let mut costs = Vec::new();
+            for _ in 0..2 {
+                let before = s.sim().counters();
+                let csp = acquire_with(s, &options).unwrap();
+                let listing = session::list(&csp).unwrap();
+                let listed = s.sim().counters().since(before);
+                assert_eq!(listing.containers.len(), 4);
+                let done = session::sign_and_decrypt(&csp, &listing, b"123456").unwrap();
+                assert_eq!((done.signatures, done.decryptions), (4, 2));
+                drop(csp);
+                costs.push((listed, s.sim().counters().since(before)));
+            }
+            let shape = if extended { "extended" } else { "short" };
+            assert!(costs[1].0.apdus <= 2, "{shape}: second context before its crypto: {:?}", costs[1].0);
+            println!(
+                "PIV ({shape} APDUs) full session: first {} APDUs ({} to list), second {} APDUs ({} to list)",
+                costs[0].1.apdus, costs[0].0.apdus, costs[1].1.apdus, costs[1].0.apdus
+            );
+        });
+    }
+    no_leaks();
+}
+
+/// Item: 56 (PIN-always)
+///
+/// The 9C key needs its PIN right before each use, and the simulated card forgets the PIN on
+/// any command in between. In every order a CSP may call (contents read before, served from the
+/// CSP's cache, or forgotten after a reset), `CardAuthenticateEx(3)` then `CardSignData` sends
+/// nothing between the VERIFY and the GENERAL AUTHENTICATE.
+#[test]
+fn item_56_nothing_between_the_pin_always_verify_and_the_signature() {
+    let s = stack();
+    let cache = Arc::new(Mutex::new(CspCache::default()));
+    let options = AcquireOptions { cache: Some(cache), ..AcquireOptions::default() };
+    let hash = Sha256::digest(b"signed with 9C").to_vec();
+    let sign_9c = |csp: &Csp| {
+        s.sim().set_trace(true);
+        s.sim().take_trace();
+        csp.authenticate_ex(3, 0, b"123456").unwrap();
+        let sig = csp.sign_data(1, keyspec::AT_ECDSA_P256, 0, 0, &hash, None).unwrap();
+        let trace = s.sim().take_trace();
+        s.sim().set_trace(false);
+        let verify = trace.iter().rposition(|t| t.command.starts_with("00200080")).unwrap();
+        assert!(trace[verify + 1].command.starts_with("0087119C"), "VERIFY then GENERAL AUTHENTICATE: {trace:#?}");
+        let key = card_edges::key::PublicKey::from_certificate(&s.sim().certificate(0x9C).unwrap()).unwrap();
+        crypto::check::ecdsa_signature(&key, &hash, &sig).unwrap();
+    };
+    // A context that read nothing yet: the contents come from the card before the VERIFY.
+    let cold = acquire_with(&s, &options).unwrap();
+    sign_9c(&cold);
+    cold.read_file(Some("mscp"), "cmapfile").unwrap();
+    drop(cold);
+    // The next context: the contents come from the CSP's cache.
+    let warm = acquire_with(&s, &options).unwrap();
+    sign_9c(&warm);
+    // After a reset the context forgot everything; the CSP reconnects and signs again.
+    use card_edges::transport::Transport;
+    let mut warm = warm;
+    warm.pcsc().unwrap().end_transaction().unwrap();
+    s.reset_card().unwrap();
+    assert_eq!(warm.authenticate_pin("user", b"123456").unwrap_err().0.0, code::SCARD_W_RESET_CARD);
+    warm.reconnect(false).unwrap();
+    sign_9c(&warm);
+    drop(warm);
+    no_leaks();
+}

@@ -67,12 +67,12 @@ pub(super) unsafe extern "system" fn card_authenticate_pin(
     cb: u32,
     pc: *mut u32,
 ) -> u32 {
-    entry("CardAuthenticatePin", cd, |ctx, _| {
+    entry("CardAuthenticatePin", cd, |ctx, csp| {
         // SAFETY: a NUL-terminated UTF-16 user id or NULL.
         let id = unsafe { role(user)? };
         // SAFETY: pbPin holds cbPin bytes.
         let pin_bytes = unsafe { util::required_bytes(pb, cb, "pbPin is NULL")? };
-        let result = ctx.authenticate(id, pin_bytes);
+        let result = ctx.authenticate(id, pin_bytes, &mut &*csp);
         // SAFETY: pc is NULL or a DWORD out-pointer.
         unsafe { report_tries(&result, pc) };
         result
@@ -91,10 +91,10 @@ pub(super) unsafe extern "system" fn card_authenticate_challenge(
     cb: u32,
     pc: *mut u32,
 ) -> u32 {
-    entry("CardAuthenticateChallenge", cd, |ctx, _| {
+    entry("CardAuthenticateChallenge", cd, |ctx, csp| {
         // SAFETY: pbResponseData holds cbResponseData bytes.
         let response = unsafe { util::required_bytes(pb, cb, "pbResponseData is NULL")? };
-        let result = ctx.authenticate(pin::ROLE_ADMIN, response);
+        let result = ctx.authenticate(pin::ROLE_ADMIN, response, &mut &*csp);
         // SAFETY: pc is NULL or a DWORD out-pointer.
         unsafe { report_tries(&result, pc) };
         result
@@ -236,8 +236,8 @@ pub(super) unsafe extern "system" fn card_authenticate_ex(
                 }
                 return Ok(());
             }
-            (false, true) => ctx.authenticate_session_pin(id, data),
-            (false, false) => ctx.authenticate(id, data),
+            (false, true) => ctx.authenticate_session_pin(id, data, &mut &*csp),
+            (false, false) => ctx.authenticate(id, data, &mut &*csp),
         };
         // SAFETY: out-pointers are NULL or valid for their types.
         unsafe {
