@@ -643,3 +643,78 @@ fn serve_speaks_vpcd() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Every subcommand on the simulated GIDS card (`--sim gids`): scinfo with its self test, ls,
+/// cat, sign and verify, decrypt, pin verify/change/unblock (by the administrator key: the card
+/// has no PUK), keygen and import with the user PIN, inf, detect.
+#[test]
+fn every_command_on_the_gids_card() {
+    let t = TempDir::new("gids");
+    let pin = [("MDTOOL_PIN", PIN)];
+    let out = ok(&["--sim", "gids", "scinfo", "--self-test"], &pin);
+    for expected in [
+        "Card:            Identity Device (Microsoft Generic Profile)",
+        "Cache mode:      global cache (1)",
+        "certificate compression: no, key generation: yes",
+        "x.509 enrollment: yes",
+        "Algorithms:      RSA\n",
+        "Key sizes:       AT_KEYEXCHANGE 1024-4096 (default 2048, step 1024)",
+        "1 user PIN (alphanumeric, primary card PIN, cache normal): 3 tries left",
+        "2 administrator (challenge-response, administrator, cache normal)",
+        "certificate: mscp/kxc00",
+        "subject:   CN=GIDS Container 0",
+        "Self test:       2 of 2 containers passed",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+    let ls = ok(&["--sim", "gids", "ls", "-l"], &[]);
+    assert!(ls.contains("EveryoneReadUserWriteAc") && ls.contains("mscp/kxc01"), "{ls}");
+    let stored = mdtool().args(["--sim", "gids", "cat", "mscp/kxc00"]).output().unwrap().stdout;
+    assert_eq!(&stored[..2], [0x01, 0x00], "the CSP's compressed certificate, as stored");
+    // Sign with both keys and verify with the certificates.
+    std::fs::write(t.path("msg"), b"signed on GIDS").unwrap();
+    for c in ["0", "1"] {
+        let sig = t.arg(&format!("sig{c}"));
+        ok(&["--sim", "gids", "sign", "-c", c, "--in", &t.arg("msg"), "-o", &sig], &pin);
+        let out = ok(&["--sim", "gids", "verify", "-c", c, "--in", &t.arg("msg"), "-s", &sig], &[]);
+        assert!(out.starts_with("signature OK"), "{out}");
+        let pss = t.arg(&format!("pss{c}"));
+        ok(&["--sim", "gids", "sign", "--pss", "-c", c, "--in", &t.arg("msg"), "-o", &pss], &pin);
+        ok(&["--sim", "gids", "verify", "--pss", "-c", c, "--in", &t.arg("msg"), "-s", &pss], &[]);
+    }
+    // Decrypt what was encrypted for container 1's certificate.
+    let stored = mdtool().args(["--sim", "gids", "cat", "mscp/kxc01"]).output().unwrap().stdout;
+    let der = mdtool::csp::session::certificate_from_file(&stored).unwrap();
+    let cert = x509_cert::Certificate::from_der(&der).unwrap();
+    let spki = cert.tbs_certificate().subject_public_key_info().to_der().unwrap();
+    let key = <rsa::RsaPublicKey as rsa::pkcs8::DecodePublicKey>::from_public_key_der(&spki).unwrap();
+    let ct = key.encrypt(&mut OsRandom, rsa::Pkcs1v15Encrypt, b"for GIDS").unwrap();
+    std::fs::write(t.path("ct"), &ct).unwrap();
+    let out = mdtool().args(["--sim", "gids", "decrypt", "-c", "1", "--in", &t.arg("ct")]).envs(pin).output().unwrap();
+    assert_eq!(out.stdout, b"for GIDS", "{}", show(&out));
+    // PINs: a wrong PIN, a change, an unblock by the administrator key.
+    let err = fails(&["--sim", "gids", "pin", "verify"], &[("MDTOOL_PIN", "000000")], 1);
+    assert!(err.contains("wrong PIN (2 tries left)"), "{err}");
+    ok(&["--sim", "gids", "pin", "change"], &[("MDTOOL_PIN", PIN), ("MDTOOL_NEW_PIN", "24681357")]);
+    let out = ok(&["--sim", "gids", "pin", "unblock"], &[("MDTOOL_ADMIN_KEY", ADMIN_KEY), ("MDTOOL_NEW_PIN", "2468")]);
+    assert!(out.contains("PIN unblocked with the administrator key"), "{out}");
+    let err = fails(
+        &["--sim", "gids", "pin", "unblock"],
+        &[("MDTOOL_ADMIN_KEY", &"00".repeat(24)), ("MDTOOL_NEW_PIN", "2468")],
+        1,
+    );
+    assert!(err.contains("administrator key"), "{err}");
+    // Keys: generated and imported with the user PIN alone.
+    let out = ok(&["--sim", "gids", "keygen", "-c", "2", "--alg", "rsa2048"], &pin);
+    assert!(out.contains("generated RSA 2048"), "{out}");
+    std::fs::write(t.path("key.der"), keys::RSA_2048_A).unwrap();
+    let out = ok(&["--sim", "gids", "import", "-c", "2", "--key", &t.arg("key.der")], &pin);
+    assert!(out.contains("imported a AT_KEYEXCHANGE key into container 2"), "{out}");
+    let err = fails(&["--sim", "gids", "keygen", "-c", "2", "--alg", "p256"], &pin, 1);
+    assert!(err.contains("does not support") || err.contains("not supported"), "{err}");
+    // inf and detect.
+    let inf = ok(&["--sim", "gids", "inf", "--reg-only"], &[]);
+    assert!(inf.contains("GIDS card (Rust minidriver)"), "{inf}");
+    let detect = ok(&["--sim", "gids", "detect"], &[]);
+    assert!(detect.contains("GIDS application present: card marked GIDS"), "{detect}");
+}

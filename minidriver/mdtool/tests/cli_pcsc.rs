@@ -73,10 +73,15 @@ fn fails(s: &SharedStack, args: &[&str], env: &[(&str, &str)]) -> String {
     String::from_utf8(out.stderr).unwrap()
 }
 
-/// The embedded card's scinfo, for comparison.
+/// The embedded PIV card's output, for comparison.
 fn embedded(args: &[&str]) -> String {
+    embedded_sim("piv", args)
+}
+
+/// The embedded `kind` card's output, for comparison.
+fn embedded_sim(kind: &str, args: &[&str]) -> String {
     let out = Command::new(bin())
-        .args(["--sim", "piv"])
+        .args(["--sim", kind])
         .args(args)
         .env("MDTOOL_PIN", PIN)
         .env("PCSCLITE_CSOCK_NAME", "/nonexistent/pcscd.comm")
@@ -158,16 +163,21 @@ struct Served {
 
 impl Served {
     fn start(s: &SharedStack) -> Self {
+        Self::start_sim(s, "piv", "PIV")
+    }
+
+    /// `mdtool serve --sim kind`, whose banner names the `card` it serves.
+    fn start_sim(s: &SharedStack, kind: &str, card: &str) -> Self {
         let port = (s.pcsc().port() + 1).to_string();
         let mut child = Command::new(bin())
-            .args(["serve", "--sim", "piv", "--vpcd", &port])
+            .args(["serve", "--sim", kind, "--vpcd", &port])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let rx = lines_of(&mut child);
         let mut seen = Vec::new();
-        expect_line(&rx, "serving the simulated PIV card", &mut seen);
+        expect_line(&rx, &format!("serving the simulated {card} card"), &mut seen);
         expect_line(&rx, &format!("connected to vpcd on port {port}"), &mut seen);
         wait_for(READER_2, true);
         Self { child }
@@ -224,6 +234,26 @@ fn scinfo_against_mdtool_serve() {
     let v = card_content(&json);
     assert_eq!(v["containers"].as_array().unwrap().len(), 4);
     assert_eq!(v, card_content(&embedded(&["--json", "scinfo"])));
+    served.stop();
+}
+
+/// The simulated GIDS card served by `mdtool serve --sim gids` through pcscd gives the same
+/// scinfo, self test included, as the embedded one.
+#[test]
+fn gids_scinfo_against_mdtool_serve() {
+    let s = stack();
+    let served = Served::start_sim(&s, "gids", "GIDS");
+    let text = stdout(&ok(&s, &["--reader", READER_2, "scinfo", "--self-test"], &[("MDTOOL_PIN", PIN)]));
+    assert!(text.contains("Card:            Identity Device (Microsoft Generic Profile)"), "{text}");
+    assert!(text.contains("Self test:       2 of 2 containers passed"), "{text}");
+    assert_eq!(without_reader(&text), without_reader(&embedded_sim("gids", &["scinfo", "--self-test"])));
+    let json = stdout(&ok(&s, &["--reader", READER_2, "--json", "scinfo"], &[("MDTOOL_PIN", PIN)]));
+    assert_eq!(card_content(&json), card_content(&embedded_sim("gids", &["--json", "scinfo"])));
+    // A key generated with the user PIN through pcscd, then listed by a new run.
+    let out = stdout(&ok(&s, &["--reader", READER_2, "keygen", "-c", "2", "--alg", "rsa2048"], &[("MDTOOL_PIN", PIN)]));
+    assert!(out.contains("generated RSA 2048"), "{out}");
+    let text = stdout(&ok(&s, &["--reader", READER_2, "scinfo"], &[]));
+    assert!(text.contains("Containers:      3"), "{text}");
     served.stop();
 }
 
