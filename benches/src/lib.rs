@@ -1,3 +1,8 @@
-//! This package only hosts the workspace's criterion benches (`benches/codecs.rs`: card data
-//! and VFS file codecs); the APDU-count report will live here too. It has no library API.
+//! The workspace's benchmarks: criterion benches of the parsers and codecs
+//! (`benches/codecs.rs`), and the APDU report ([`report`]: every user-visible flow on every card
+//! shape, in APDUs and bytes, beside its physical minimum, OpenSC's count and its budget),
+//! printed by `cargo run -p md-benches --bin apdu-report` and held to its budgets by
+//! `cargo test -p md-benches`.
 #![forbid(unsafe_code)]
+
+pub mod report;

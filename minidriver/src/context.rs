@@ -250,6 +250,10 @@ impl Context {
         self.edge.list_pins()
     }
 
+    pub(crate) fn has_pin(&mut self, id: PinId) -> Result<bool> {
+        self.edge.has_pin(id)
+    }
+
     pub(crate) fn authenticated_state(&self) -> u32 {
         self.edge.authenticated()
     }
@@ -423,10 +427,10 @@ impl Context {
     /// card: the key's operation that follows must find everything it looks up in memory, so
     /// that no command reaches the card between the VERIFY and the operation.
     pub(crate) fn authenticate(&mut self, id: PinId, data: &[u8], cache: &mut dyn CspCache) -> Result<()> {
-        if id == pin::ROLE_EVERYONE || id >= pin::MAX_PINS || self.edge.list_pins()? & pin::set_of(id) == 0 {
+        if id == pin::ROLE_EVERYONE || id >= pin::MAX_PINS || !self.edge.has_pin(id)? {
             return Err(Error::InvalidParameter("no such PIN"));
         }
-        let always = self.edge.pin_info(id).is_ok_and(|i| i.cache_policy == pin::CACHE_ALWAYS_PROMPT);
+        let always = self.edge.always_prompt(id);
         let result = if always {
             self.with_contents(cache, |e| e.authenticate(id, data))
         } else {

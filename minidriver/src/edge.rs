@@ -280,6 +280,16 @@ pub(crate) trait Edge: Send {
 
     /// `CP_CARD_LIST_PINS`. May ask the card once (whether it has a PUK, say).
     fn list_pins(&mut self) -> Result<PinSet>;
+    /// Whether the card has PIN `pin`: [`Edge::list_pins`], without asking the card about the
+    /// PINs every card of the edge has.
+    fn has_pin(&mut self, pin: PinId) -> Result<bool> {
+        Ok(self.list_pins()? & crate::abi::pin::set_of(pin) != 0)
+    }
+    /// Whether `pin` must be verified right before each use of its key (`PinCacheAlwaysPrompt`).
+    /// No card I/O.
+    fn always_prompt(&self, _pin: PinId) -> bool {
+        false
+    }
     /// `CP_CARD_PIN_INFO` (`InvalidParameter` for a PIN the card lacks). May ask the card once.
     fn pin_info(&mut self, pin: PinId) -> Result<PinInfo>;
     /// `CP_CARD_AUTHENTICATED_STATE`.

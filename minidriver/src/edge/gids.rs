@@ -254,6 +254,14 @@ impl Edge for GidsCard {
         Ok(set)
     }
 
+    fn has_pin(&mut self, id: PinId) -> Result<bool> {
+        match id {
+            pin::ROLE_USER | pin::ROLE_ADMIN => Ok(true),
+            PUK => self.has_puk(),
+            _ => Ok(false),
+        }
+    }
+
     fn pin_info(&mut self, id: PinId) -> Result<PinInfo> {
         let plain = |pin_type, purpose, change_permission, unblock_permission| PinInfo {
             pin_type,

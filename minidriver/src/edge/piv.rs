@@ -289,6 +289,10 @@ impl Edge for PivCard {
         Ok(pin::set_of(pin::ROLE_USER) | pin::set_of(pin::ROLE_ADMIN) | pin::set_of(SIGNATURE_PIN) | pin::set_of(PUK))
     }
 
+    fn always_prompt(&self, id: PinId) -> bool {
+        id == SIGNATURE_PIN
+    }
+
     fn pin_info(&mut self, id: PinId) -> Result<PinInfo> {
         let user_like = |purpose, cache| PinInfo {
             pin_type: pin::ALPHANUMERIC,

@@ -38,7 +38,7 @@ unsafe fn report_tries(result: &Result<()>, pc: *mut u32) {
 }
 
 fn valid_pin_id(ctx: &mut Context, id: u32) -> Result<()> {
-    if id == pin::ROLE_EVERYONE || id >= pin::MAX_PINS || ctx.list_pins()? & pin::set_of(id) == 0 {
+    if id == pin::ROLE_EVERYONE || id >= pin::MAX_PINS || !ctx.has_pin(id)? {
         Err(Error::InvalidParameter("no such PIN id"))
     } else {
         Ok(())
