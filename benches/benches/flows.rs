@@ -18,6 +18,8 @@ use minidriver::abi::{crypt, keyspec, pin};
 
 /// A flow through the function table, on a context over `transport`.
 type Flow = fn(&Csp);
+/// A card's ATR and a flow's recorded exchanges with it.
+type Recorded = (Vec<u8>, Vec<Exchange>);
 
 fn listing(csp: &Csp) {
     black_box(session::list(csp).unwrap());
@@ -37,7 +39,7 @@ fn acquire(transport: impl Transport + Send + 'static) -> Csp {
 }
 
 /// Runs `flow` on a fresh context over `card` and returns what the card was sent and answered.
-fn record(card: impl VirtualCard + Clone + 'static, flow: Flow) -> (Vec<u8>, Vec<Exchange>) {
+fn record(card: impl VirtualCard + Clone + 'static, flow: Flow) -> Recorded {
     let atr = card.atr();
     // A first run lets the process learn the card (the dispatch's ATR hint), as every later
     // run then sees it.
@@ -58,7 +60,7 @@ fn replay(atr: &[u8], exchanges: &[Exchange]) -> MemoryCard {
 fn bench_flows(c: &mut Criterion) {
     let piv = PivSim::default_card().unwrap();
     let gids = GidsSim::default_card().unwrap();
-    let cases: [(&str, (Vec<u8>, Vec<Exchange>), Flow); 4] = [
+    let cases: [(&str, Recorded, Flow); 4] = [
         ("PIV cold listing (4 certificates)", record(piv.clone(), listing), listing),
         ("PIV PIN + RSA-2048 sign", record(piv, pin_and_sign), pin_and_sign),
         ("GIDS cold listing (2 certificates)", record(gids.clone(), listing), listing),
