@@ -27,6 +27,7 @@
 //! Random bytes (PSS salts, padding strings, OAEP seeds) come from the operating system
 //! ([`getrandom::SysRng`]) or from a caller's [`rand_core::TryCryptoRng`].
 
+pub mod block;
 pub mod check;
 pub mod ecdsa;
 pub mod hash;
@@ -35,6 +36,7 @@ pub mod pkcs1;
 pub mod pss;
 pub mod rsa_pub;
 
+pub use block::{BlockCipher, challenge_response};
 pub use ecdsa::{der_to_fixed, fit_hash, fixed_to_der};
 pub use hash::{HashAlg, mgf1};
 pub use rsa_pub::{

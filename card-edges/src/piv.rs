@@ -17,7 +17,7 @@ mod ops;
 pub mod slot;
 mod snapshot;
 
-pub use auth::{ManagementAlgorithm, pad_pin};
+pub use auth::{ManagementAlgorithm, management_algorithm_from_id, management_algorithm_id, pad_pin};
 pub use edge::{AuthState, PivEdge, SlotContent};
 pub use files::{CardcfDelta, Container, container_name};
 pub use slot::Slot;

@@ -155,6 +155,40 @@ impl Card {
         })
     }
 
+    /// Proves the administrator key by challenge-response: the card's challenge encrypted under
+    /// `key` (PIV's card management key, 3DES or AES; GIDS's 3-key 3DES administrator key).
+    ///
+    /// # Errors
+    /// [`Error::WrongPin`] for a wrong key; [`Error::InvalidParameter`] for a key that does not
+    /// fit the card's challenge.
+    pub fn authenticate_admin(&self, key: &[u8]) -> Result<()> {
+        self.run(|c| {
+            let response = Self::admin_response(c, key)?;
+            c.authenticate(pin::ROLE_ADMIN, &response, &mut NoCache)
+        })
+    }
+
+    /// Unblocks the user PIN with the administrator key (GIDS) and sets `new_pin`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] on a card whose administrator may not unblock the PIN (PIV:
+    /// the PUK does, [`Card::unblock_pin`]); [`Error::WrongPin`] for a wrong key.
+    pub fn unblock_pin_as_admin(&self, key: &[u8], new_pin: &[u8]) -> Result<()> {
+        self.run(|c| {
+            if c.pin_info(pin::ROLE_USER)?.unblock_permission & pin::set_of(pin::ROLE_ADMIN) == 0 {
+                return Err(Error::InvalidParameter("the administrator may not unblock this card's PIN"));
+            }
+            let response = Self::admin_response(c, key)?;
+            c.unblock(pin::ROLE_ADMIN, &response, pin::ROLE_USER, new_pin)
+        })
+    }
+
+    fn admin_response(c: &mut Context, key: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let challenge = c.challenge(pin::ROLE_ADMIN)?;
+        card_edges::crypto::challenge_response(key, &challenge)
+            .map_err(|_| Error::InvalidParameter("the key does not fit the card's challenge"))
+    }
+
     /// Ends the PIN's verified state.
     ///
     /// # Errors

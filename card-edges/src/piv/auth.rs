@@ -1,8 +1,5 @@
 //! PIN and management-key authentication (SP 800-73-4 Part 2 §3.2, research/piv.md §1.8-1.9).
 
-use aes::{Aes128, Aes192, Aes256};
-use cipher::{Array, BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
-use des::TdesEde3;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -17,106 +14,28 @@ pub const MANAGEMENT_KEY_REF: u8 = 0x9B;
 /// The PIN Unblocking Key's reference.
 pub const PUK_REF: u8 = 0x81;
 
-/// Algorithms the management key (9B) can have.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ManagementAlgorithm {
-    /// Three-key Triple DES (`03`), the factory default of most tokens.
-    TripleDes,
-    /// AES-128 (`08`).
-    Aes128,
-    /// AES-192 (`0A`), YubiKey 5.7+'s default.
-    Aes192,
-    /// AES-256 (`0C`).
-    Aes256,
-}
+/// Algorithms the management key (9B) can have: a block cipher in ECB on one block.
+pub type ManagementAlgorithm = crate::crypto::BlockCipher;
 
-impl ManagementAlgorithm {
-    /// The PIV algorithm identifier.
-    pub const fn piv_id(self) -> u8 {
-        match self {
-            Self::TripleDes => 0x03,
-            Self::Aes128 => 0x08,
-            Self::Aes192 => 0x0A,
-            Self::Aes256 => 0x0C,
-        }
-    }
-
-    /// From a PIV algorithm identifier (`00` is the old 3DES number).
-    pub const fn from_piv_id(id: u8) -> Option<Self> {
-        match id {
-            0x00 | 0x03 => Some(Self::TripleDes),
-            0x08 => Some(Self::Aes128),
-            0x0A => Some(Self::Aes192),
-            0x0C => Some(Self::Aes256),
-            _ => None,
-        }
-    }
-
-    /// Cipher block size: the challenge and response length.
-    pub const fn block_len(self) -> usize {
-        match self {
-            Self::TripleDes => 8,
-            _ => 16,
-        }
-    }
-
-    /// Key length in bytes.
-    pub const fn key_len(self) -> usize {
-        match self {
-            Self::TripleDes | Self::Aes192 => 24,
-            Self::Aes128 => 16,
-            Self::Aes256 => 32,
-        }
-    }
-
-    /// Encrypts one block (ECB): the PIV card-management cryptogram.
-    ///
-    /// # Errors
-    /// [`Error::InvalidArgument`] for a key or block of the wrong length.
-    pub fn encrypt_block(self, key: &[u8], block: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        self.crypt(key, block, true)
-    }
-
-    /// Decrypts one block (ECB).
-    ///
-    /// # Errors
-    /// As [`ManagementAlgorithm::encrypt_block`].
-    pub fn decrypt_block(self, key: &[u8], block: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        self.crypt(key, block, false)
-    }
-
-    fn crypt(self, key: &[u8], block: &[u8], encrypt: bool) -> Result<Zeroizing<Vec<u8>>> {
-        if key.len() != self.key_len() {
-            return Err(Error::InvalidArgument("management key has the wrong length for its algorithm"));
-        }
-        if block.len() != self.block_len() {
-            return Err(Error::InvalidArgument("challenge block has the wrong length"));
-        }
-        let bad_key = |_| Error::InvalidArgument("management key rejected by the cipher");
-        let out = match self {
-            Self::TripleDes => one_block(TdesEde3::new_from_slice(key).map_err(bad_key)?, block, encrypt),
-            Self::Aes128 => one_block(Aes128::new_from_slice(key).map_err(bad_key)?, block, encrypt),
-            Self::Aes192 => one_block(Aes192::new_from_slice(key).map_err(bad_key)?, block, encrypt),
-            Self::Aes256 => one_block(Aes256::new_from_slice(key).map_err(bad_key)?, block, encrypt),
-        };
-        out.ok_or(Error::InvalidArgument("challenge block has the wrong length"))
+/// The PIV algorithm identifier of a management key algorithm (SP 800-78-4 table 6-1).
+pub const fn management_algorithm_id(alg: ManagementAlgorithm) -> u8 {
+    match alg {
+        ManagementAlgorithm::TripleDes => 0x03,
+        ManagementAlgorithm::Aes128 => 0x08,
+        ManagementAlgorithm::Aes192 => 0x0A,
+        ManagementAlgorithm::Aes256 => 0x0C,
     }
 }
 
-fn one_block<C: BlockCipherEncrypt + BlockCipherDecrypt>(
-    cipher: C,
-    block: &[u8],
-    encrypt: bool,
-) -> Option<Zeroizing<Vec<u8>>> {
-    let mut b = Array::try_from(block).ok()?;
-    if encrypt {
-        cipher.encrypt_block(&mut b);
-    } else {
-        cipher.decrypt_block(&mut b);
+/// The management key algorithm a PIV identifier names (`00` is the old 3DES number).
+pub const fn management_algorithm_from_id(id: u8) -> Option<ManagementAlgorithm> {
+    match id {
+        0x00 | 0x03 => Some(ManagementAlgorithm::TripleDes),
+        0x08 => Some(ManagementAlgorithm::Aes128),
+        0x0A => Some(ManagementAlgorithm::Aes192),
+        0x0C => Some(ManagementAlgorithm::Aes256),
+        _ => None,
     }
-    let out = Zeroizing::new(b.to_vec());
-    zeroize::Zeroize::zeroize(b.as_mut_slice());
-    Some(out)
 }
 
 /// A challenge the card issued for external (card-to-host) management-key authentication.
@@ -267,7 +186,7 @@ impl<T: Transport> PivEdge<T> {
                 .ok()
                 .flatten()
                 .and_then(|v| v.first().copied())
-                .and_then(ManagementAlgorithm::from_piv_id)
+                .and_then(management_algorithm_from_id)
                 .unwrap_or(ManagementAlgorithm::TripleDes)
         } else {
             ManagementAlgorithm::TripleDes
@@ -284,7 +203,8 @@ impl<T: Transport> PivEdge<T> {
     /// [`Error::Unsupported`] when the card refuses; malformed responses.
     pub fn admin_challenge(&mut self) -> Result<Zeroizing<Vec<u8>>> {
         let alg = self.management_algorithm()?;
-        let rsp = self.general_authenticate(alg.piv_id(), MANAGEMENT_KEY_REF, &[(0x81, &[])], false, 256)?;
+        let rsp =
+            self.general_authenticate(management_algorithm_id(alg), MANAGEMENT_KEY_REF, &[(0x81, &[])], false, 256)?;
         let challenge = dynamic_element(&rsp, 0x81)?;
         if challenge.len() != alg.block_len() {
             return Err(Error::Malformed { what: "management key challenge of the wrong length" });
@@ -308,7 +228,7 @@ impl<T: Transport> PivEdge<T> {
             return Err(Error::WrongPin { tries_left: None });
         }
         let rsp = self.general_authenticate_raw(
-            challenge.algorithm.piv_id(),
+            management_algorithm_id(challenge.algorithm),
             MANAGEMENT_KEY_REF,
             &[(0x82, response)],
             true,
@@ -333,12 +253,13 @@ impl<T: Transport> PivEdge<T> {
     pub fn authenticate_admin(&mut self, key: &[u8]) -> Result<()> {
         let alg = self.management_algorithm()?;
         self.auth.admin = false;
-        let rsp = self.general_authenticate(alg.piv_id(), MANAGEMENT_KEY_REF, &[(0x80, &[])], false, 256)?;
+        let rsp =
+            self.general_authenticate(management_algorithm_id(alg), MANAGEMENT_KEY_REF, &[(0x80, &[])], false, 256)?;
         let witness = alg.decrypt_block(key, dynamic_element(&rsp, 0x80)?)?;
         let mut challenge = Zeroizing::new(vec![0u8; alg.block_len()]);
         getrandom::fill(&mut challenge).map_err(|_| Error::Crypto("no randomness for the host challenge"))?;
         let rsp = self.general_authenticate_raw(
-            alg.piv_id(),
+            management_algorithm_id(alg),
             MANAGEMENT_KEY_REF,
             &[(0x80, &witness), (0x81, &challenge)],
             true,
@@ -431,25 +352,5 @@ mod tests {
         assert_eq!(&pad_pin(b"12345678").unwrap()[..], b"12345678");
         assert!(pad_pin(b"12345").is_err());
         assert!(pad_pin(b"123456789").is_err());
-    }
-
-    #[test]
-    fn triple_des_known_answer() {
-        // SP 800-67 / NIST TDEA known answer: key 0123456789ABCDEF 23456789ABCDEF01 456789ABCDEF0123,
-        // plaintext "The qufc" (5468652071756663) -> A826FD8CE53B855F.
-        let key = hex!("0123456789ABCDEF23456789ABCDEF01456789ABCDEF0123");
-        let ct = ManagementAlgorithm::TripleDes.encrypt_block(&key, &hex!("5468652071756663")).unwrap();
-        assert_eq!(&ct[..], &hex!("A826FD8CE53B855F"));
-        let pt = ManagementAlgorithm::TripleDes.decrypt_block(&key, &ct).unwrap();
-        assert_eq!(&pt[..], &hex!("5468652071756663"));
-    }
-
-    #[test]
-    fn aes_known_answer() {
-        // FIPS 197 appendix C.1.
-        let key = hex!("000102030405060708090a0b0c0d0e0f");
-        let ct = ManagementAlgorithm::Aes128.encrypt_block(&key, &hex!("00112233445566778899aabbccddeeff")).unwrap();
-        assert_eq!(&ct[..], &hex!("69c4e0d86a7b0430d8cdb78070b4c55a"));
-        assert!(ManagementAlgorithm::Aes256.encrypt_block(&key, &[0; 16]).is_err());
     }
 }

@@ -516,22 +516,12 @@ pub(crate) fn authenticate_admin(csp: &Csp, key: &[u8]) -> Outcome {
 /// # Errors
 /// A card without challenge-response administrator; a key that does not fit the challenge.
 fn admin_response(csp: &Csp, key: &[u8]) -> Outcome<Vec<u8>> {
-    use card_edges::piv::ManagementAlgorithm as M;
     let challenge = csp
         .get_challenge_ex(pin::ROLE_ADMIN)
         .map_err(|c| Failure::code(c, "administrator authentication (CardGetChallengeEx)"))?;
-    let alg = match (challenge.len(), key.len()) {
-        (8, 24) => M::TripleDes,
-        (16, 16) => M::Aes128,
-        (16, 24) => M::Aes192,
-        (16, 32) => M::Aes256,
-        (c, k) => {
-            return Err(Failure::usage(format!(
-                "a {k}-byte management key does not fit the card's {c}-byte challenge"
-            )));
-        }
-    };
-    let response = alg.encrypt_block(key, &challenge).map_err(|e| Failure::usage(format!("management key: {e}")))?;
+    let response = card_edges::crypto::challenge_response(key, &challenge).map_err(|_| {
+        Failure::usage(format!("a {}-byte key does not fit the card's {}-byte challenge", key.len(), challenge.len()))
+    })?;
     Ok(response.to_vec())
 }
 
