@@ -25,9 +25,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use card_edges::crypto::{self, HashAlg};
 use card_edges::transport::Transport;
-use card_edges::transport::memory::{CardSlot, MemoryCard, ScriptedCard};
+use card_edges::transport::memory::{CardSlot, MemoryCard, ScriptedCard, VirtualCard};
 use card_edges::{Error as EdgeError, TransportError};
-use card_sim::{KeyAlgorithm, PivSim};
+use card_sim::{ContainerKey, GidsSim, KeyAlgorithm, PivSim, SimCounters, TraceEntry};
 use cipher::{Array, BlockCipherEncrypt, KeyInit};
 use mdtool::csp::{AcquireOptions, Code, Csp, CspCache, Driver, Padding, Target, live_allocations};
 use minidriver::abi::{code, crypt, keyspec, misc, pin, prop};
@@ -41,6 +41,247 @@ use windows_sys::Win32::Security::Cryptography::CARD_DATA;
 fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What a test needs from a simulated card, whichever card edge it speaks: its counters and
+/// security state as the card itself sees them, a reset behind the driver's back, and what its
+/// keys and secrets are. A test written once over `S: SimCard` runs on a [`PivSim`] and on a
+/// [`GidsSim`]; what differs between the edges is a constant or method here, and the few
+/// assertions only one edge can make go through [`SimCard::as_piv`] / [`SimCard::as_gids`].
+trait SimCard: VirtualCard + Clone + 'static {
+    /// The edge's name, for failure messages.
+    const EDGE: &'static str;
+    /// `CP_CARD_LIST_PINS` of [`SimCard::standard`].
+    const LIST_PINS: u32;
+    /// `CP_CARD_AUTHENTICATED_STATE` after the user PIN is verified (PIV: PIN 3 is the same PIN).
+    const USER_STATE: u32;
+    /// A container with an RSA-2048 key-exchange key guarded by the user PIN: signs and
+    /// decrypts (PIV: 9D is the key-management key; GIDS: container 0).
+    const RSA_DECRYPT: u8;
+    /// A container with an RSA-2048 key guarded by the user PIN that signs (PIV: 9A).
+    const RSA_SIGN: u8;
+    /// `CardEnumFiles("mscp")` of [`SimCard::standard`], as the multi-string.
+    const MSCP_FILES: &'static [u8];
+    /// `CP_CARD_SERIAL_NO`'s length (PIV: the FASC-N; GIDS: the cardid).
+    const SERIAL_LEN: usize;
+    /// `CP_CARD_CAPABILITIES` as (fCertificateCompression, fKeyGen).
+    const CAPABILITIES: (bool, bool);
+    /// Whether the card has ECDH keys, so the table has the three DH agreement entry points
+    /// (Minidriver Specification 4.7.2-4.7.4: NULL for RSA-only cards).
+    const ECDH: bool;
+    /// The card most tests use (`default_card`).
+    fn standard() -> Self;
+    /// Another card, of another identity (other cardid, other keys).
+    fn other() -> Self;
+    /// A card provisioned from a fixed seed: two calls give identical cards (same cardid, same
+    /// keys), and its container [`SimCard::TWIN_KEY`] signs.
+    fn twin() -> Self;
+    /// The signing container of [`SimCard::twin`].
+    const TWIN_KEY: u8;
+    /// APDUs and bytes the card processed.
+    fn sim_counters(&self) -> SimCounters;
+    /// Starts recording exchanges.
+    fn trace_on(&self);
+    /// The exchanges recorded since the last call.
+    fn trace(&self) -> Vec<TraceEntry>;
+    /// A reset of the card behind the driver's back (the CSP resetting through its own handle).
+    fn power_cycle(&self);
+    /// Whether the card has the user PIN verified.
+    fn user_verified(&self) -> bool;
+    /// Whether the card has the administrator authenticated.
+    fn admin_proven(&self) -> bool;
+    /// User PIN tries left.
+    fn user_tries(&self) -> u8;
+    /// The administrator's 3-key 3DES key (PIV: the 9B management key).
+    fn admin_key(&self) -> [u8; 24];
+    /// The card's `cardid`, as the card stores it.
+    fn cardid(&self) -> [u8; 16];
+    /// The SubjectPublicKeyInfo of container `index`'s key, read from the card itself.
+    fn container_spki(&self, index: u8) -> Option<Vec<u8>>;
+    /// What `mscp/kxcNN` / `kscNN` of container `index` must read as (PIV: the DER certificate,
+    /// virtualised; GIDS: the Base CSP's compressed file, as stored on the card).
+    fn certificate_file(&self, index: u8) -> Option<Vec<u8>>;
+    /// The PIV card, for assertions only PIV can make.
+    fn as_piv(&self) -> Option<&PivSim> {
+        None
+    }
+    /// The GIDS card, for assertions only GIDS can make.
+    fn as_gids(&self) -> Option<&GidsSim> {
+        None
+    }
+}
+
+/// PIV container index to key reference: the four standard slots, then the retired ones.
+fn piv_slot(index: u8) -> u8 {
+    match index {
+        0 => 0x9A,
+        1 => 0x9C,
+        2 => 0x9D,
+        3 => 0x9E,
+        i => 0x82 + (i - 4),
+    }
+}
+
+impl SimCard for PivSim {
+    const EDGE: &'static str = "PIV";
+    const LIST_PINS: u32 = 0x1E;
+    const USER_STATE: u32 = 0x0A;
+    const RSA_DECRYPT: u8 = 2;
+    const RSA_SIGN: u8 = 0;
+    const MSCP_FILES: &'static [u8] = b"cmapfile\0kxc00\0ksc01\0kxc02\0ksc03\0\0";
+    const SERIAL_LEN: usize = 25;
+    const CAPABILITIES: (bool, bool) = (true, true);
+    const ECDH: bool = true;
+    fn standard() -> Self {
+        Self::default_card().unwrap()
+    }
+    fn other() -> Self {
+        Self::builder(b"checklist-other").generate(0x9A, KeyAlgorithm::EccP256).build().unwrap()
+    }
+    fn twin() -> Self {
+        Self::builder(b"checklist-twin").generate(0x9E, KeyAlgorithm::EccP256).build().unwrap()
+    }
+    const TWIN_KEY: u8 = 3;
+    fn sim_counters(&self) -> SimCounters {
+        self.counters()
+    }
+    fn trace_on(&self) {
+        self.set_trace(true);
+    }
+    fn trace(&self) -> Vec<TraceEntry> {
+        self.take_trace()
+    }
+    fn power_cycle(&self) {
+        PivSim::reset(self);
+    }
+    fn user_verified(&self) -> bool {
+        self.pin_verified()
+    }
+    fn admin_proven(&self) -> bool {
+        self.admin_authenticated()
+    }
+    fn user_tries(&self) -> u8 {
+        self.pin_tries_left()
+    }
+    fn admin_key(&self) -> [u8; 24] {
+        card_edges::piv::DEFAULT_MANAGEMENT_KEY
+    }
+    fn cardid(&self) -> [u8; 16] {
+        self.guid().unwrap()
+    }
+    fn container_spki(&self, index: u8) -> Option<Vec<u8>> {
+        self.public_key(piv_slot(index))
+    }
+    fn certificate_file(&self, index: u8) -> Option<Vec<u8>> {
+        self.certificate(piv_slot(index))
+    }
+    fn as_piv(&self) -> Option<&PivSim> {
+        Some(self)
+    }
+}
+
+/// The GIDS administrator key of [`GidsSim::default_card`] (GIDS electrical profile default).
+const GIDS_ADMIN_KEY: [u8; 24] = [
+    0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x01, 0x02, 0x03,
+    0x04, 0x05, 0x06, 0x07, 0x08,
+];
+/// GIDS: `cardid` and `cardcf` data objects (GIDS electrical profile: A012/DF20, A010/DF22).
+const GIDS_CARDID: (u16, u16) = (0xA012, 0xDF20);
+const GIDS_CARDCF: (u16, u16) = (0xA010, 0xDF22);
+/// GIDS: container `i`'s key reference (key file `B0 || 81 + i`).
+fn gids_kref(index: u8) -> u8 {
+    0x81 + index
+}
+
+impl SimCard for GidsSim {
+    const EDGE: &'static str = "GIDS";
+    const LIST_PINS: u32 = 0x06;
+    const USER_STATE: u32 = 0x02;
+    const RSA_DECRYPT: u8 = 0;
+    const RSA_SIGN: u8 = 0;
+    const MSCP_FILES: &'static [u8] = b"cmapfile\0kxc00\0kxc01\0\0";
+    const SERIAL_LEN: usize = 16;
+    const CAPABILITIES: (bool, bool) = (false, true);
+    const ECDH: bool = false;
+    fn standard() -> Self {
+        Self::default_card().unwrap()
+    }
+    fn other() -> Self {
+        Self::builder(b"checklist-other")
+            .container(ContainerKey::Fixed(test_vectors::keys::RSA_1024.to_vec()), true)
+            .build()
+            .unwrap()
+    }
+    fn twin() -> Self {
+        Self::builder(b"checklist-twin")
+            .container(ContainerKey::Fixed(test_vectors::keys::RSA_2048_C.to_vec()), true)
+            .build()
+            .unwrap()
+    }
+    const TWIN_KEY: u8 = 0;
+    fn sim_counters(&self) -> SimCounters {
+        self.counters()
+    }
+    fn trace_on(&self) {
+        self.set_trace(true);
+    }
+    fn trace(&self) -> Vec<TraceEntry> {
+        self.take_trace()
+    }
+    fn power_cycle(&self) {
+        GidsSim::reset(self);
+    }
+    fn user_verified(&self) -> bool {
+        self.pin_verified()
+    }
+    fn admin_proven(&self) -> bool {
+        self.admin_authenticated()
+    }
+    fn user_tries(&self) -> u8 {
+        self.pin_tries_left().unwrap()
+    }
+    fn admin_key(&self) -> [u8; 24] {
+        GIDS_ADMIN_KEY
+    }
+    fn cardid(&self) -> [u8; 16] {
+        self.data_object(GIDS_CARDID.0, GIDS_CARDID.1).unwrap().try_into().unwrap()
+    }
+    fn container_spki(&self, index: u8) -> Option<Vec<u8>> {
+        self.public_key(gids_kref(index))
+    }
+    fn certificate_file(&self, index: u8) -> Option<Vec<u8>> {
+        // The compressed file whose certificate is for this container's key, wherever the
+        // master file put it.
+        let spki = self.container_spki(index)?;
+        (0xDF21..=0xDF40).filter_map(|tag| self.data_object(0xA010, tag)).find(|file| {
+            card_sim::gids::decompress_certificate(file)
+                .is_some_and(|der| card_edges::key::PublicKey::from_certificate(&der).is_ok_and(|k| k.spki == spki))
+        })
+    }
+    fn as_gids(&self) -> Option<&GidsSim> {
+        Some(self)
+    }
+}
+
+/// Runs a card-neutral test body on the PIV card and then on the GIDS card (the same body,
+/// instantiated for each: `on_both_edges(body::<PivSim>, body::<GidsSim>)`).
+fn on_both_edges(piv: fn(), gids: fn()) {
+    run_on(PivSim::EDGE, piv);
+    run_on(GidsSim::EDGE, gids);
+}
+
+/// Runs `f`, saying which edge failed if it panics.
+fn run_on(edge: &str, f: impl FnOnce()) {
+    struct Named<'a>(&'a str);
+    impl Drop for Named<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                eprintln!("--- this failure is on the {} card edge ---", self.0);
+            }
+        }
+    }
+    let _named = Named(edge);
+    f();
 }
 
 /// What a test can do to the card's connection behind the driver's back.
@@ -93,20 +334,20 @@ impl Transport for TestCard {
 }
 
 /// One acquired context over a simulated card.
-struct Ctx {
+struct Ctx<S: SimCard = PivSim> {
     csp: Csp,
-    sim: PivSim,
+    sim: S,
     slot: CardSlot,
     control: Arc<Control>,
 }
 
-impl Ctx {
+impl<S: SimCard> Ctx<S> {
     fn cd(&self) -> &CARD_DATA {
         self.csp.raw()
     }
 
     fn apdus(&self) -> u64 {
-        self.sim.counters().apdus
+        self.sim.sim_counters().apdus
     }
 
     fn auth_state(&self) -> u32 {
@@ -118,7 +359,17 @@ impl Ctx {
     }
 
     fn admin(&self) {
-        admin_login(&self.csp);
+        admin_login_with(&self.csp, &self.sim.admin_key());
+    }
+
+    /// The administrator's response to `challenge`.
+    fn response(&self, challenge: &[u8]) -> Vec<u8> {
+        response_with(&self.sim.admin_key(), challenge)
+    }
+
+    /// Container `index`'s RSA public key, from the card.
+    fn rsa(&self, index: u8) -> rsa::RsaPublicKey {
+        crypto::public_key_from_spki(&self.sim.container_spki(index).unwrap()).unwrap()
     }
 
     /// A second context on the same card (another connection to the slot).
@@ -130,7 +381,7 @@ impl Ctx {
     }
 }
 
-fn open_with(sim: PivSim, options: &AcquireOptions) -> Result<Ctx, Code> {
+fn open_with<S: SimCard>(sim: S, options: &AcquireOptions) -> Result<Ctx<S>, Code> {
     let card = MemoryCard::new(sim.clone());
     let slot = card.slot().clone();
     let control = Arc::new(Control::default());
@@ -139,12 +390,23 @@ fn open_with(sim: PivSim, options: &AcquireOptions) -> Result<Ctx, Code> {
     Ok(Ctx { csp, sim, slot, control })
 }
 
-fn open_sim(sim: PivSim) -> Ctx {
+fn open_sim<S: SimCard>(sim: S) -> Ctx<S> {
     open_with(sim, &AcquireOptions::default()).unwrap()
 }
 
+/// A context on the standard PIV card.
 fn open() -> Ctx {
     open_sim(PivSim::default_card().unwrap())
+}
+
+/// A context on `S`'s standard card.
+fn open_std<S: SimCard>() -> Ctx<S> {
+    open_sim(S::standard())
+}
+
+/// A context on the standard GIDS card.
+fn open_gids() -> Ctx<GidsSim> {
+    open_std()
 }
 
 fn ecdh_card() -> PivSim {
@@ -164,16 +426,26 @@ fn tries_err<T: core::fmt::Debug>(r: Result<T, (Code, u32)>) -> (u32, u32) {
     (c.0, t)
 }
 
-fn admin_response(challenge: &[u8]) -> Vec<u8> {
-    let tdes = des::TdesEde3::new_from_slice(&card_edges::piv::DEFAULT_MANAGEMENT_KEY).unwrap();
+/// 3DES-EDE3 of one 8-byte block under `key` (ECB on one block, which equals CBC with a zero
+/// IV: Minidriver Specification §7.6).
+fn response_with(key: &[u8; 24], challenge: &[u8]) -> Vec<u8> {
+    let tdes = des::TdesEde3::new_from_slice(key).unwrap();
     let mut block = Array::try_from(challenge).unwrap();
     tdes.encrypt_block(&mut block);
     block.to_vec()
 }
 
-fn admin_login(csp: &Csp) {
+fn admin_response(challenge: &[u8]) -> Vec<u8> {
+    response_with(&card_edges::piv::DEFAULT_MANAGEMENT_KEY, challenge)
+}
+
+fn admin_login_with(csp: &Csp, key: &[u8; 24]) {
     let challenge = csp.get_challenge_ex(pin::ROLE_ADMIN).unwrap();
-    csp.authenticate_ex(pin::ROLE_ADMIN, 0, &admin_response(&challenge)).unwrap();
+    csp.authenticate_ex(pin::ROLE_ADMIN, 0, &response_with(key, &challenge)).unwrap();
+}
+
+fn admin_login(csp: &Csp) {
+    admin_login_with(csp, &card_edges::piv::DEFAULT_MANAGEMENT_KEY);
 }
 
 fn le(mut v: Vec<u8>) -> Vec<u8> {
@@ -194,6 +466,41 @@ fn p256_key(sim: &PivSim, slot: u8) -> p256::ecdsa::VerifyingKey {
 fn verify_p256(key: &p256::ecdsa::VerifyingKey, hash: &[u8], rs: &[u8]) {
     use p256::ecdsa::signature::hazmat::PrehashVerifier;
     key.verify_prehash(hash, &p256::ecdsa::Signature::from_slice(rs).unwrap()).unwrap();
+}
+
+/// Signs `hash` (SHA-256, PKCS#1 v1.5) with container `index` through the table and verifies
+/// the (little-endian) signature with the public key the card itself holds.
+fn sign_and_verify<S: SimCard>(ctx: &Ctx<S>, index: u8, hash: &[u8]) {
+    let sig = ctx.csp.sign_data(index, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, hash, None).unwrap();
+    crypto::verify_pkcs1(&ctx.rsa(index), Some(HashAlg::Sha256), hash, &le(sig)).unwrap();
+}
+
+/// Signs `hash` with whatever key container `index` holds (RSA PKCS#1 v1.5 with SHA-256's
+/// DigestInfo, or ECDSA) and verifies the signature with the public key the card itself holds.
+fn sign_verified<S: SimCard>(ctx: &Ctx<S>, index: u8, hash: &[u8]) {
+    use card_edges::key::KeyAlgorithm as Alg;
+    let spki = ctx.sim.container_spki(index).unwrap();
+    let key = card_edges::key::PublicKey::from_spki(&spki).unwrap();
+    let (sig_blob, _) = ctx.csp.container_info(index).unwrap();
+    match key.algorithm {
+        Alg::Rsa { .. } => {
+            let spec = if sig_blob.is_empty() { keyspec::AT_KEYEXCHANGE } else { keyspec::AT_SIGNATURE };
+            let sig = ctx.csp.sign_data(index, spec, crypt::CALG_SHA_256, 0, hash, None).unwrap();
+            let public = crypto::public_key_from_spki(&spki).unwrap();
+            crypto::verify_pkcs1(&public, Some(HashAlg::Sha256), hash, &le(sig)).unwrap();
+        }
+        Alg::P256 => {
+            let rs = ctx.csp.sign_data(index, keyspec::AT_ECDSA_P256, 0, 0, hash, None).unwrap();
+            let vk = <p256::ecdsa::VerifyingKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(&spki).unwrap();
+            verify_p256(&vk, hash, &rs);
+        }
+        Alg::P384 => {
+            use p384::ecdsa::signature::hazmat::PrehashVerifier;
+            let rs = ctx.csp.sign_data(index, keyspec::AT_ECDSA_P384, 0, 0, hash, None).unwrap();
+            let vk = <p384::ecdsa::VerifyingKey as p384::pkcs8::DecodePublicKey>::from_public_key_der(&spki).unwrap();
+            vk.verify_prehash(hash, &p384::ecdsa::Signature::from_slice(&rs).unwrap()).unwrap();
+        }
+    }
 }
 
 /// The peer's public key for ECDH as a `BCRYPT_ECCKEY_BLOB`, and the secret it agrees with the
@@ -356,21 +663,26 @@ fn item_02_card_data_and_its_structures_have_the_cpdk_x64_layout() {
 ///
 /// Every entry point: `pCardData` NULL, then each pointer argument NULL in turn, is
 /// `SCARD_E_INVALID_PARAMETER` (the SCARD code, not Win32's 0x57), with no card I/O, nothing
-/// allocated and every output left NULL/0.
+/// allocated and every output left NULL/0. On both edges (GIDS has no DH agreement entry
+/// points: its table has 41 functions, item 28).
 #[test]
 fn items_03_04_07_09_null_pointers_are_invalid_parameters_without_card_io_or_allocation() {
     let _g = serial();
-    let ctx = open();
+    on_both_edges(null_pointers::<PivSim>, null_pointers::<GidsSim>);
+}
+
+fn null_pointers<S: SimCard>() {
+    let ctx = open_std::<S>();
     let live = live_allocations();
     let apdus = ctx.apdus();
     let null_cd = ffi::null_card_data_codes(ctx.cd());
-    assert_eq!(null_cd.len(), 44, "every function of the v7 table");
+    assert_eq!(null_cd.len(), if S::ECDH { 44 } else { 41 }, "every function of the v7 table");
     for (what, c) in &null_cd {
         assert_eq!(*c, code::SCARD_E_INVALID_PARAMETER, "{what} with pCardData NULL");
     }
     assert_eq!(ffi::acquire_null(), code::SCARD_E_INVALID_PARAMETER, "CardAcquireContext(NULL)");
     let cases = ffi::null_argument_codes(ctx.cd(), &|| ctx.apdus());
-    assert!(cases.len() >= 50, "{} cases", cases.len());
+    assert!(cases.len() >= if S::ECDH { 50 } else { 46 }, "{} cases", cases.len());
     for case in &cases {
         assert_eq!(case.code, code::SCARD_E_INVALID_PARAMETER, "{}", case.what);
         assert_ne!(case.code, 0x57, "not ERROR_INVALID_PARAMETER");
@@ -380,23 +692,28 @@ fn items_03_04_07_09_null_pointers_are_invalid_parameters_without_card_io_or_all
     assert_eq!(ctx.apdus(), apdus, "no NULL argument reached the card");
     assert_eq!(live_allocations(), live, "nothing allocated");
     // The context is intact.
-    assert_eq!(ctx.csp.read_file(None, "cardid").unwrap(), ctx.sim.guid().unwrap());
-    assert_eq!(ctx.sim.pin_tries_left(), 3);
+    assert_eq!(ctx.csp.read_file(None, "cardid").unwrap(), ctx.sim.cardid());
+    assert_eq!(ctx.sim.user_tries(), 3);
 }
 
 /// Items: 4, 9, 16, 79, 80, 81, 92, 99, 100, 101, 102, 109, 114, 119, 120, 121, 129, 130, 151, 152
 ///
 /// Every `dwFlags` (and `dwReserved`) the specification requires to be 0 refuses a set bit
-/// with `SCARD_E_INVALID_PARAMETER`, before any card I/O.
+/// with `SCARD_E_INVALID_PARAMETER`, before any card I/O. On both edges (GIDS: no DH
+/// agreement entry points to call, item 28).
 #[test]
 fn items_04_09_nonzero_flags_are_invalid_parameters_before_card_io() {
     let _g = serial();
-    let ctx = open();
+    on_both_edges(nonzero_flags::<PivSim>, nonzero_flags::<GidsSim>);
+}
+
+fn nonzero_flags<S: SimCard>() {
+    let ctx = open_std::<S>();
     let live = live_allocations();
     for flag in [1, 0x8000_0000] {
         let apdus = ctx.apdus();
         let codes = ffi::nonzero_flag_codes(ctx.cd(), flag);
-        assert_eq!(codes.len(), 21);
+        assert_eq!(codes.len(), if S::ECDH { 21 } else { 19 });
         for (what, c) in codes {
             assert_eq!(c, code::SCARD_E_INVALID_PARAMETER, "{what} with flags {flag:#x}");
         }
@@ -404,28 +721,27 @@ fn items_04_09_nonzero_flags_are_invalid_parameters_before_card_io() {
     }
     // CardAcquireContext: any bit but NO_CARD_MODE (item 16).
     for flags in [2, 0x10, 0x8000_0000] {
-        let e = open_with(PivSim::default_card().unwrap(), &AcquireOptions { flags, ..AcquireOptions::default() });
+        let e = open_with(S::standard(), &AcquireOptions { flags, ..AcquireOptions::default() });
         assert_eq!(err(e.map(|_| ())), code::SCARD_E_INVALID_PARAMETER, "CardAcquireContext flags {flags:#x}");
     }
     // CardDeriveKey's and CardSignData's flags fields (items 137, 151).
-    let out = ffi::derive(
-        ctx.cd(),
-        &ffi::DeriveCall { version: 2, flags: 0x4, kdf: "HASH".into(), capacity: 32, ..Default::default() },
-    );
-    assert_eq!(out.code, code::SCARD_E_INVALID_PARAMETER);
+    if S::ECDH {
+        let out = ffi::derive(
+            ctx.cd(),
+            &ffi::DeriveCall { version: 2, flags: 0x4, kdf: "HASH".into(), capacity: 32, ..Default::default() },
+        );
+        assert_eq!(out.code, code::SCARD_E_INVALID_PARAMETER);
+    } else {
+        assert!(ctx.cd().pfnCardDeriveKey.is_none(), "an RSA-only card has no CardDeriveKey");
+    }
+    let (index, key_spec) = if S::ECDH { (3, keyspec::AT_ECDSA_P256) } else { (0, keyspec::AT_KEYEXCHANGE) };
+    let apdus = ctx.apdus();
     let sign = ffi::sign(
         ctx.cd(),
-        &ffi::SignCall {
-            version: 2,
-            index: 3,
-            key_spec: keyspec::AT_ECDSA_P256,
-            flags: 0x2,
-            alg_id: 0,
-            data: vec![0; 32],
-            padding: None,
-        },
+        &ffi::SignCall { version: 2, index, key_spec, flags: 0x2, alg_id: 0, data: vec![0; 32], padding: None },
     );
     assert_eq!(sign.code, code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(ctx.apdus(), apdus, "CardSignData's flags are checked before card I/O");
     assert_eq!(live_allocations(), live);
 }
 
@@ -497,49 +813,143 @@ fn items_05_61_62_64_wrong_secrets_are_wrong_chv_with_the_tries_left() {
     );
 }
 
+/// Items: 5, 61, 62, 64
+///
+/// GIDS: the same protocol with GIDS PINs (4 to 16 bytes of any value, GIDS v2.0): a PIN the
+/// card cannot hold is refused without sending it (no VERIFY, no try spent); any other bytes
+/// go to the card as they are; wrong PINs count down to `WRONG_CHV` with 0, then everything,
+/// the right PIN included, is `CHV_BLOCKED` with 0; a wrong administrator response is
+/// `WRONG_CHV` (the card keeps no count for its 3DES key: tries unknown).
+#[test]
+fn items_05_61_62_64_gids_wrong_secrets_are_wrong_chv_with_the_tries_left() {
+    let _g = serial();
+    let ctx = open_gids();
+    ctx.sim.trace_on();
+    for bad in [&b"123"[..], &[b'1'; 17], b""] {
+        let (c, tries) = ffi::authenticate_pin(ctx.cd(), "user", bad);
+        assert_eq!((c, tries), (code::SCARD_W_WRONG_CHV, 3), "{} bytes", bad.len());
+    }
+    let trace = ctx.sim.trace();
+    assert!(trace.iter().all(|t| !t.command.starts_with("00200080")), "no VERIFY was sent: {trace:?}");
+    assert_eq!(ctx.sim.user_tries(), 3);
+    // Opaque bytes: sent as they are, and wrong.
+    let (c, tries) = ffi::authenticate_pin(ctx.cd(), "user", &[0x00, b'a', 0xFF, 0x80, 0x31]);
+    assert_eq!((c, tries), (code::SCARD_W_WRONG_CHV, 2));
+    let trace = ctx.sim.trace();
+    assert!(trace.iter().any(|t| t.command.starts_with("00200080") && t.response == "63C2"), "it was sent: {trace:?}");
+    for user in ["anonymous", "User", "", "everyone"] {
+        assert_eq!(ffi::authenticate_pin(ctx.cd(), user, b"123456").0, code::SCARD_E_INVALID_PARAMETER, "{user:?}");
+    }
+    assert_eq!(ctx.sim.user_tries(), 2);
+    // pcAttemptsRemaining NULL through every function: AuthenticatePin spends one try,
+    // AuthenticateEx the last, then blocked.
+    let codes = ffi::wrong_secret_null_tries(ctx.cd());
+    let names: Vec<_> = codes.iter().map(|(n, _)| *n).collect();
+    assert_eq!(
+        names,
+        [
+            "CardAuthenticatePin",
+            "CardAuthenticateEx",
+            "CardChangeAuthenticator",
+            "CardChangeAuthenticatorEx",
+            "CardAuthenticateChallenge"
+        ]
+    );
+    assert_eq!(codes[0].1, code::SCARD_W_WRONG_CHV);
+    assert_eq!(codes[1].1, code::SCARD_W_WRONG_CHV, "the last allowed attempt is still WRONG_CHV");
+    assert_eq!(codes[2].1, code::SCARD_W_CHV_BLOCKED);
+    assert_eq!(codes[3].1, code::SCARD_W_CHV_BLOCKED);
+    assert_eq!(codes[4].1, code::SCARD_W_WRONG_CHV, "a wrong administrator key response");
+    assert_eq!(ctx.sim.user_tries(), 0);
+    // The tries each function reports.
+    let (c, tries) = ffi::authenticate_pin(ctx.cd(), "user", b"123456");
+    assert_eq!((c, tries), (code::SCARD_W_CHV_BLOCKED, 0));
+    assert_eq!(tries_err(ctx.csp.authenticate_ex(1, 0, b"123456")), (code::SCARD_W_CHV_BLOCKED, 0));
+    assert_eq!(
+        tries_err(ctx.csp.change_authenticator("user", b"123456", b"654321", pin::AUTH_PIN)),
+        (code::SCARD_W_CHV_BLOCKED, 0)
+    );
+    let (c, tries) = ffi::change_authenticator_ex(ctx.cd(), pin::CHANGE_FLAG_CHANGEPIN, 1, b"123456", 1, b"654321", 0);
+    assert_eq!((c, tries), (code::SCARD_W_CHV_BLOCKED, 0));
+    let _ = ctx.csp.get_challenge().unwrap();
+    assert_eq!(tries_err(ctx.csp.authenticate_challenge(&[0; 8])), (code::SCARD_W_WRONG_CHV, u32::MAX));
+    assert!(!ctx.sim.user_verified() && !ctx.sim.admin_proven());
+}
+
 /// Items: 6
 ///
 /// A panic inside the driver (here: in the card transport, under every layer of the driver)
 /// comes back as `SCARD_E_UNEXPECTED` instead of unwinding into the CSP, from
 /// `CardAcquireContext` as from the table's functions, and the context keeps working after it.
+/// On both edges.
 #[test]
 fn item_06_a_panic_inside_the_driver_is_scard_e_unexpected() {
     let _g = serial();
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let ctx = open();
+    let piv = std::panic::catch_unwind(panics::<PivSim>);
+    let gids = std::panic::catch_unwind(panics::<GidsSim>);
+    std::panic::set_hook(hook);
+    for (edge, outcome) in [("PIV", piv), ("GIDS", gids)] {
+        if let Err(p) = outcome {
+            eprintln!("--- this failure is on the {edge} card edge ---");
+            std::panic::resume_unwind(p);
+        }
+    }
+}
+
+/// The body of item 6 (the caller silences the panic hook: the transport's panics are meant).
+fn panics<S: SimCard>() {
+    let ctx = open_std::<S>();
+    ctx.user();
+    let hash = Sha256::digest(b"during the panic").to_vec();
     ctx.control.panic.store(true, Ordering::SeqCst);
     let read = ctx.csp.read_file(None, "cardcf");
     ctx.control.panic.store(true, Ordering::SeqCst);
-    let sign = ctx.csp.sign_data(3, keyspec::AT_ECDSA_P256, 0, 0, &[1; 32], None);
+    let sign = if S::ECDH {
+        ctx.csp.sign_data(3, keyspec::AT_ECDSA_P256, 0, 0, &[1; 32], None)
+    } else {
+        ctx.csp.sign_data(S::RSA_SIGN, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None)
+    };
     // In CardAcquireContext (its SELECT).
-    let card = MemoryCard::new(PivSim::default_card().unwrap());
+    let card = MemoryCard::new(S::standard());
     let control = Arc::new(Control { panic: AtomicBool::new(true), ..Control::default() });
     let acquire = Csp::acquire(
         &Driver::linked(),
         Target::Transport(Box::new(TestCard { card, control })),
         &AcquireOptions::default(),
     );
-    std::panic::set_hook(hook);
     assert_eq!(err(read), code::SCARD_E_UNEXPECTED);
     assert_eq!(err(sign), code::SCARD_E_UNEXPECTED);
     assert_eq!(err(acquire.map(|_| ())), code::SCARD_E_UNEXPECTED);
     // The context recovers: the card is re-selected and served.
-    assert_eq!(ctx.csp.read_file(None, "cardid").unwrap(), ctx.sim.guid().unwrap());
+    assert_eq!(ctx.csp.read_file(None, "cardid").unwrap(), ctx.sim.cardid());
     let hash = Sha256::digest(b"after the panic").to_vec();
-    let rs = ctx.csp.sign_data(3, keyspec::AT_ECDSA_P256, 0, 0, &hash, None).unwrap();
-    verify_p256(&p256_key(&ctx.sim, 0x9E), &hash, &rs);
+    if let Some(piv) = ctx.sim.as_piv() {
+        let rs = ctx.csp.sign_data(3, keyspec::AT_ECDSA_P256, 0, 0, &hash, None).unwrap();
+        verify_p256(&p256_key(piv, 0x9E), &hash, &rs);
+    } else {
+        // A panic mid-call leaves the context's state unknown: the driver starts over with the
+        // card, authentication included.
+        ctx.user();
+        sign_and_verify(&ctx, S::RSA_SIGN, &hash);
+    }
 }
 
 /// Items: 7
 ///
 /// The errors the driver returns are SCARD codes, except the Win32 codes a function's section
 /// names: `ERROR_REVISION_MISMATCH`, `ERROR_INSUFFICIENT_BUFFER` (properties),
-/// `ERROR_FILE_EXISTS`, `ERROR_DIR_NOT_EMPTY` and `ERROR_BAD_LENGTH` (`cardcf`).
+/// `ERROR_FILE_EXISTS`, `ERROR_DIR_NOT_EMPTY` and `ERROR_BAD_LENGTH` (`cardcf`). On both edges
+/// (on GIDS the directory and its file are real, on the card).
 #[test]
 fn item_07_win32_codes_only_where_the_function_names_them() {
     let _g = serial();
-    let ctx = open();
+    on_both_edges(win32_codes::<PivSim>, win32_codes::<GidsSim>);
+}
+
+fn win32_codes<S: SimCard>() {
+    let ctx = open_std::<S>();
     let c = &ctx.csp;
     let h = [0u8; 32];
     let scard = [
@@ -571,20 +981,24 @@ fn item_07_win32_codes_only_where_the_function_names_them() {
 /// Items: 8
 ///
 /// Directory and file names are single-byte ANSI (`LPSTR`), property names, user ids and KDF
-/// names UTF-16 (`LPWSTR`), PINs raw bytes.
+/// names UTF-16 (`LPWSTR`), PINs raw bytes. On both edges.
 #[test]
 fn item_08_names_are_ansi_property_names_and_user_ids_utf16_pins_bytes() {
     let _g = serial();
-    let ctx = open();
+    on_both_edges(string_kinds::<PivSim>, string_kinds::<GidsSim>);
+}
+
+fn string_kinds<S: SimCard>() {
+    let ctx = open_std::<S>();
     let (c, cardid) = ffi::read_file_bytes(ctx.cd(), None, b"cardid", 0);
-    assert_eq!((c, cardid.as_slice()), (0, &ctx.sim.guid().unwrap()[..]));
+    assert_eq!((c, cardid.as_slice()), (0, &ctx.sim.cardid()[..]));
     // A byte above 0x7F is a valid ANSI character, but its case folding depends on the
     // caller's code page, so the driver refuses such names instead of guessing (vfs::name).
     assert_eq!(ffi::read_file_bytes(ctx.cd(), Some(b"mscp"), b"caf\xE9", 0).0, code::SCARD_E_INVALID_PARAMETER);
     // UTF-16 property names and user ids.
     assert_eq!(ctx.csp.get_property(prop::CARD_GUID, 0).unwrap(), cardid);
     ctx.csp.authenticate_pin("user", b"123456").unwrap();
-    // The PIN is the bytes given: the same digits as UTF-16 are another (wrong, malformed) PIN.
+    // The PIN is the bytes given: the same digits as UTF-16 are another (wrong) PIN.
     let utf16_pin: Vec<u8> = "123456".encode_utf16().flat_map(u16::to_le_bytes).collect();
     assert_eq!(ffi::authenticate_pin(ctx.cd(), "user", &utf16_pin).0, code::SCARD_W_WRONG_CHV);
 }
@@ -592,26 +1006,34 @@ fn item_08_names_are_ansi_property_names_and_user_ids_utf16_pins_bytes() {
 /// Items: 10
 ///
 /// Several contexts in one process, on different cards and on the same card, keep their own
-/// state; deleting one leaves the others working.
+/// state; deleting one leaves the others working. On both edges.
 #[test]
 fn item_10_several_contexts_are_independent() {
     let _g = serial();
+    on_both_edges(several_contexts::<PivSim>, several_contexts::<GidsSim>);
+}
+
+fn several_contexts<S: SimCard>() {
     let before = minidriver::ffi::live_contexts();
-    let a = open();
-    let other = PivSim::builder(b"checklist-other").generate(0x9A, KeyAlgorithm::EccP256).build().unwrap();
-    let b = open_sim(other);
+    let a = open_std::<S>();
+    let b = open_sim(S::other());
     let a2 = a.another(&AcquireOptions::default());
     assert_eq!(minidriver::ffi::live_contexts(), before + 3);
     assert_ne!(a.csp.read_file(None, "cardid").unwrap(), b.csp.read_file(None, "cardid").unwrap());
     a.user();
     assert_eq!(a.auth_state() & 0x02, 0x02);
     assert_eq!(b.auth_state(), 0, "another card's context is not authenticated");
-    assert_eq!(b.csp.container_info(0).unwrap().0.len(), 8 + 64, "b's own container: P-256 in 9A");
-    assert_eq!(a.csp.container_info(0).unwrap().1.len(), 20 + 256, "a's: RSA-2048 in 9A");
+    let (b_sig, b_kx) = b.csp.container_info(0).unwrap();
+    if S::ECDH {
+        assert_eq!(b_sig.len(), 8 + 64, "b's own container: P-256 in 9A");
+    } else {
+        assert_eq!(b_kx.len(), 20 + 128, "b's own container: RSA-1024");
+    }
+    assert_eq!(a.csp.container_info(0).unwrap().1.len(), 20 + 256, "a's: RSA-2048");
     drop(a);
     assert_eq!(minidriver::ffi::live_contexts(), before + 2);
-    assert_eq!(b.csp.read_file(None, "cardid").unwrap(), b.sim.guid().unwrap());
-    assert_eq!(a2.csp.read_file(Some("mscp"), "kxc00").unwrap(), a2.sim.certificate(0x9A).unwrap());
+    assert_eq!(b.csp.read_file(None, "cardid").unwrap(), b.sim.cardid());
+    assert_eq!(a2.csp.read_file(Some("mscp"), "kxc00").unwrap(), a2.sim.certificate_file(0).unwrap());
     drop((b, a2));
     assert_eq!(minidriver::ffi::live_contexts(), before);
 }
@@ -619,16 +1041,20 @@ fn item_10_several_contexts_are_independent() {
 /// Items: 11
 ///
 /// Five threads, five iterations each, share one context (as the Base CSP shares an
-/// HCRYPTPROV): reads and signatures all succeed and verify.
+/// HCRYPTPROV): reads and signatures all succeed and verify. On both edges.
 #[test]
 fn item_11_threads_sharing_one_context() {
     let _g = serial();
+    on_both_edges(threads::<PivSim>, threads::<GidsSim>);
+}
+
+fn threads<S: SimCard>() {
     let live = live_allocations();
-    let ctx = open();
+    let ctx = open_std::<S>();
     ctx.user();
     let cmap = ctx.csp.read_file(Some("mscp"), "cmapfile").unwrap();
-    let rsa = rsa_key(&ctx.sim, 0x9A);
-    let ec = p256_key(&ctx.sim, 0x9E);
+    let rsa = ctx.rsa(S::RSA_SIGN);
+    let ec = ctx.sim.as_piv().map(|piv| p256_key(piv, 0x9E));
     let shared = ffi::Shared(ctx.csp.card_data());
     std::thread::scope(|s| {
         for t in 0..5u8 {
@@ -638,11 +1064,14 @@ fn item_11_threads_sharing_one_context() {
                     let c = shared.0;
                     assert_eq!(&c.read_file(Some("mscp"), "cmapfile").unwrap(), cmap);
                     let hash = Sha256::digest([t, i]).to_vec();
-                    let sig = c.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None).unwrap();
+                    let sig =
+                        c.sign_data(S::RSA_SIGN, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None).unwrap();
                     crypto::verify_pkcs1(rsa, Some(HashAlg::Sha256), &hash, &le(sig)).unwrap();
-                    let rs = c.sign_data(3, keyspec::AT_ECDSA_P256, 0, 0, &hash, None).unwrap();
-                    verify_p256(ec, &hash, &rs);
-                    assert_eq!(c.get_property(prop::AUTHENTICATED_STATE, 0).unwrap(), 0x0Au32.to_le_bytes());
+                    if let Some(ec) = ec {
+                        let rs = c.sign_data(3, keyspec::AT_ECDSA_P256, 0, 0, &hash, None).unwrap();
+                        verify_p256(ec, &hash, &rs);
+                    }
+                    assert_eq!(c.get_property(prop::AUTHENTICATED_STATE, 0).unwrap(), S::USER_STATE.to_le_bytes());
                 }
             });
         }
@@ -653,13 +1082,17 @@ fn item_11_threads_sharing_one_context() {
 
 /// Items: 12
 ///
-/// No UI: PIV PINs are typed in, so even with a parent window and a context string set and
-/// `CARD_PIN_SILENT_CONTEXT` clear, a missing PIN is refused at once (nothing to collect), and
-/// a PIN given with `CARD_PIN_SILENT_CONTEXT` is verified silently.
+/// No UI: PIV and GIDS PINs are typed in, so even with a parent window and a context string set
+/// and `CARD_PIN_SILENT_CONTEXT` clear, a missing PIN is refused at once (nothing to collect),
+/// and a PIN given with `CARD_PIN_SILENT_CONTEXT` is verified silently. On both edges.
 #[test]
 fn item_12_no_ui_even_without_a_silent_context() {
     let _g = serial();
-    let ctx = open();
+    on_both_edges(no_ui::<PivSim>, no_ui::<GidsSim>);
+}
+
+fn no_ui<S: SimCard>() {
+    let ctx = open_std::<S>();
     ctx.csp.set_property(prop::PARENT_WINDOW, Some(&0x1234usize.to_le_bytes()), 0).unwrap();
     ctx.csp.set_property(prop::PIN_CONTEXT_STRING, Some(&utf16_bytes("Log on")), 0).unwrap();
     let apdus = ctx.apdus();
@@ -669,8 +1102,9 @@ fn item_12_no_ui_even_without_a_silent_context() {
     }
     assert_eq!(ctx.apdus(), apdus);
     ctx.csp.authenticate_ex(pin::ROLE_USER, pin::SILENT_CONTEXT, b"123456").unwrap();
-    assert!(ctx.sim.pin_verified());
-    for id in 0..=4 {
+    assert!(ctx.sim.user_verified());
+    let pins = dword(&ctx.csp.get_property(prop::LIST_PINS, 0).unwrap()) | 1;
+    for id in (0..pin::MAX_PINS).filter(|id| pins & pin::set_of(*id) != 0) {
         let info = ctx.csp.get_property(prop::PIN_INFO, id).unwrap();
         assert_ne!(dword(&info[4..8]), pin::EXTERNAL, "PIN {id} is not external: no PIN pad or dialog");
     }
@@ -679,27 +1113,31 @@ fn item_12_no_ui_even_without_a_silent_context() {
 /// Items: 13
 ///
 /// A card that goes away, a card that is reset, a failing allocator: clean codes, no hang;
-/// two identical cards in two readers work side by side.
+/// two identical cards in two readers work side by side. On both edges.
 #[test]
 fn item_13_missing_resources_fail_cleanly_and_identical_cards_coexist() {
     let _g = serial();
-    let ctx = open();
+    on_both_edges(missing_resources::<PivSim>, missing_resources::<GidsSim>);
+}
+
+fn missing_resources<S: SimCard>() {
+    let ctx = open_std::<S>();
     ctx.slot.remove();
     assert_eq!(err(ctx.csp.get_challenge()), code::SCARD_W_REMOVED_CARD);
-    assert_eq!(err(ctx.csp.sign_data(3, keyspec::AT_ECDSA_P256, 0, 0, &[1; 32], None)), code::SCARD_W_REMOVED_CARD);
+    let signed = ctx.csp.sign_data(S::RSA_SIGN, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &[1; 32], None);
+    assert_eq!(err(signed), code::SCARD_W_REMOVED_CARD);
     drop(ctx);
     // Identical cards (same provisioning seed, same cardid) in two readers.
-    let twin = || PivSim::builder(b"checklist-twin").generate(0x9E, KeyAlgorithm::EccP256).build().unwrap();
-    let (a, b) = (open_sim(twin()), open_sim(twin()));
+    let (a, b) = (open_sim(S::twin()), open_sim(S::twin()));
     assert_eq!(a.csp.read_file(None, "cardid").unwrap(), b.csp.read_file(None, "cardid").unwrap());
     let hash = Sha256::digest(b"twins").to_vec();
     for ctx in [&a, &b] {
-        let rs = ctx.csp.sign_data(3, keyspec::AT_ECDSA_P256, 0, 0, &hash, None).unwrap();
-        verify_p256(&p256_key(&ctx.sim, 0x9E), &hash, &rs);
+        ctx.user();
+        sign_verified(ctx, S::TWIN_KEY, &hash);
     }
     // Out of memory: see item_40; the context survives it.
     let mut raw = ffi::RawCsp::new(7, &a.sim.atr());
-    assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(a.sim)))), 0);
+    assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(a.sim.clone())))), 0);
     raw.data_mut().pfnCspAlloc = ffi::FAILING_ALLOC;
     assert_eq!(ffi::read_file_bytes(raw.data(), None, b"cardid", 0).0, code::SCARD_E_NO_MEMORY);
 }
@@ -713,7 +1151,11 @@ fn item_13_missing_resources_fail_cleanly_and_identical_cards_coexist() {
 #[test]
 fn items_15_23_25_29_refused_acquires_leave_nothing_behind() {
     let _g = serial();
-    let sim = PivSim::default_card().unwrap();
+    on_both_edges(refused_acquires::<PivSim>, refused_acquires::<GidsSim>);
+}
+
+fn refused_acquires<S: SimCard>() {
+    let sim = S::standard();
     assert_eq!(ffi::acquire_null(), code::SCARD_E_INVALID_PARAMETER);
     let live = live_allocations();
     let cases: [(&str, fn(&mut CARD_DATA), u32); 7] = [
@@ -763,7 +1205,11 @@ fn items_15_23_25_29_refused_acquires_leave_nothing_behind() {
 #[test]
 fn items_21_22_csp_supplied_members_are_never_modified() {
     let _g = serial();
-    let sim = PivSim::default_card().unwrap();
+    on_both_edges(csp_members_untouched::<PivSim>, csp_members_untouched::<GidsSim>);
+}
+
+fn csp_members_untouched<S: SimCard>() {
+    let sim = S::standard();
     for version in [5, 7, 9] {
         let mut raw = ffi::RawCsp::new(version, &sim.atr());
         raw.data_mut().hSCardCtx = 0x1111;
@@ -807,7 +1253,11 @@ fn items_21_22_csp_supplied_members_are_never_modified() {
 #[test]
 fn item_26_zero_handles_are_invalid_handles() {
     let _g = serial();
-    let sim = PivSim::default_card().unwrap();
+    on_both_edges(zero_handles::<PivSim>, zero_handles::<GidsSim>);
+}
+
+fn zero_handles<S: SimCard>() {
+    let sim = S::standard();
     for (ctx, card) in [(0, 0), (0, 0x1234), (0x1234, 0)] {
         let mut raw = ffi::RawCsp::new(7, &sim.atr());
         raw.data_mut().hSCardCtx = ctx;
@@ -922,9 +1372,13 @@ fn item_31_no_card_mode_contexts_are_never_created() {
 #[test]
 fn items_33_34_37_delete_context_without_the_card_once_and_only_once() {
     let _g = serial();
+    on_both_edges(delete_context::<PivSim>, delete_context::<GidsSim>);
+}
+
+fn delete_context<S: SimCard>() {
     let live = live_allocations();
     let contexts = minidriver::ffi::live_contexts();
-    let mut ctx = open();
+    let mut ctx = open_std::<S>();
     ctx.user();
     let apdus = ctx.apdus();
     ctx.slot.remove();
@@ -935,7 +1389,7 @@ fn items_33_34_37_delete_context_without_the_card_once_and_only_once() {
     assert_eq!(minidriver::ffi::live_contexts(), contexts);
     drop(ctx);
     // Twice, after deletion, and NULL (RawCsp calls the table directly).
-    let sim = PivSim::default_card().unwrap();
+    let sim = S::standard();
     let mut raw = ffi::RawCsp::new(7, &sim.atr());
     assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(sim)))), 0);
     assert_eq!(raw.delete(), 0);
