@@ -78,6 +78,14 @@ trait SimCard: VirtualCard + Clone + 'static {
     fn twin() -> Self;
     /// The signing container of [`SimCard::twin`].
     const TWIN_KEY: u8;
+    /// A card with a key-exchange-only and a signature-only container, for the calls that
+    /// return `pfnCspAlloc` buffers (items 38, 40), which [`SimCard::OUTPUTS`] names.
+    fn outputs_card() -> Self;
+    /// The containers of [`SimCard::outputs_card`] (its signature key is usable once the user
+    /// PIN is verified).
+    const OUTPUTS: ffi::Outputs;
+    /// `CardEnumFiles("mscp")` of [`SimCard::outputs_card`].
+    const OUTPUTS_MSCP: &'static [u8];
     /// APDUs and bytes the card processed.
     fn sim_counters(&self) -> SimCounters;
     /// Starts recording exchanges.
@@ -142,6 +150,11 @@ impl SimCard for PivSim {
         Self::builder(b"checklist-twin").generate(0x9E, KeyAlgorithm::EccP256).build().unwrap()
     }
     const TWIN_KEY: u8 = 3;
+    fn outputs_card() -> Self {
+        Self::standard()
+    }
+    const OUTPUTS: ffi::Outputs = ffi::PIV_OUTPUTS;
+    const OUTPUTS_MSCP: &'static [u8] = Self::MSCP_FILES;
     fn sim_counters(&self) -> SimCounters {
         self.counters()
     }
@@ -219,6 +232,16 @@ impl SimCard for GidsSim {
             .unwrap()
     }
     const TWIN_KEY: u8 = 0;
+    fn outputs_card() -> Self {
+        Self::builder(b"checklist-outputs")
+            .container(ContainerKey::Fixed(test_vectors::keys::RSA_2048_B.to_vec()), true)
+            .signature_container(ContainerKey::Fixed(test_vectors::keys::RSA_2048_C.to_vec()), true)
+            .build()
+            .unwrap()
+    }
+    const OUTPUTS: ffi::Outputs =
+        ffi::Outputs { kx: 0, sig: 1, sig_property: 1, sign: (1, keyspec::AT_SIGNATURE, crypt::CALG_SHA_256) };
+    const OUTPUTS_MSCP: &'static [u8] = b"cmapfile\0kxc00\0ksc01\0\0";
     fn sim_counters(&self) -> SimCounters {
         self.counters()
     }
@@ -1281,6 +1304,51 @@ fn item_27_acquire_selects_the_piv_application() {
     assert!(trace[0].response.ends_with("9000"));
 }
 
+/// Items: 27
+///
+/// GIDS: `CardAcquireContext` runs the class minidriver's discovery (Minidriver Specification
+/// Appendix D.3): SELECT PIV AID, refused, then SELECT MS GIDS AID, answered `90 00` with the
+/// application's FCI, and the GIDS application is what the context uses. The only command that
+/// may come first is the remembered-ATR probe (a GET DATA of `cardcf` without SELECT, which a
+/// card with nothing selected refuses). A second context while the application is still
+/// selected sends no SELECT (its ATR is known as GIDS, as Winscard's discovery caches it): its
+/// first command is the `cardcf` read, answered. After a reset the discovery runs again.
+#[test]
+fn item_27_gids_acquire_selects_the_gids_application_after_piv() {
+    let _g = serial();
+    let sim = GidsSim::standard();
+    sim.trace_on();
+    let ctx = open_sim(sim);
+    let trace = ctx.sim.trace();
+    let select_piv = "00A4040009A00000030800001000";
+    let select_gids = "00A4040009A00000039742544659";
+    let piv = trace.iter().position(|t| t.command.starts_with(select_piv)).unwrap_or_else(|| panic!("{trace:?}"));
+    let gids = trace.iter().position(|t| t.command.starts_with(select_gids)).unwrap_or_else(|| panic!("{trace:?}"));
+    assert!(piv < gids, "PIV first, then GIDS: {trace:?}");
+    assert!(!trace[piv].response.ends_with("9000"), "no PIV application: {:?}", trace[piv]);
+    assert!(trace[gids].response.ends_with("9000") && trace[gids].response.len() > 4, "FCI: {:?}", trace[gids]);
+    for t in &trace[..piv] {
+        assert!(t.command.starts_with("00CBA010045C02DF22") && !t.response.ends_with("9000"), "{t:?}");
+    }
+    assert_eq!(trace.iter().filter(|t| t.command.starts_with("00A4")).count(), 2, "{trace:?}");
+    // The context works on the GIDS application.
+    assert_eq!(ctx.csp.read_file(None, "cardid").unwrap(), ctx.sim.cardid());
+    // A second context, the application still selected.
+    ctx.sim.trace();
+    let second = ctx.another(&AcquireOptions::default());
+    let trace = ctx.sim.trace();
+    assert!(trace.iter().all(|t| !t.command.starts_with("00A4")), "no SELECT: {trace:?}");
+    assert!(trace[0].command.starts_with("00CBA010045C02DF22") && trace[0].response.ends_with("9000"), "{trace:?}");
+    assert_eq!(second.csp.read_file(Some("mscp"), "kxc00").unwrap(), ctx.sim.certificate_file(0).unwrap());
+    // After a reset nothing is selected: the next context SELECTs again.
+    ctx.sim.power_cycle();
+    ctx.sim.trace();
+    let third = ctx.another(&AcquireOptions::default());
+    let trace = ctx.sim.trace();
+    assert!(trace.iter().any(|t| t.command.starts_with(select_gids) && t.response.ends_with("9000")), "{trace:?}");
+    assert_eq!(third.csp.read_file(None, "cardid").unwrap(), ctx.sim.cardid());
+}
+
 /// Items: 28, 30, 42, 149
 ///
 /// Missing optional callbacks are tolerated (`pfnCspPadData` NULL, no `pfnCspUnpadData` below
@@ -1289,10 +1357,14 @@ fn item_27_acquire_selects_the_piv_application() {
 #[test]
 fn items_28_30_42_149_optional_callbacks_are_absent_or_never_called() {
     let _g = serial();
-    let sim = PivSim::default_card().unwrap();
+    on_both_edges(optional_callbacks::<PivSim>, optional_callbacks::<GidsSim>);
+}
+
+fn optional_callbacks<S: SimCard>() {
+    let sim = S::standard();
     let msg = b"a 32-byte AES key for a message!";
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    let key = rsa_key(&sim, 0x9D);
+    let key = crypto::public_key_from_spki(&sim.container_spki(S::RSA_DECRYPT).unwrap()).unwrap();
     for (version, counting) in [(7, true), (7, false), (6, false), (5, true)] {
         let mut raw = ffi::RawCsp::new(version, &sim.atr());
         if counting {
@@ -1309,15 +1381,17 @@ fn items_28_30_42_149_optional_callbacks_are_absent_or_never_called() {
         let cd = raw.data();
         // Item 28: the table of the negotiated version; pvUnused3/4 NULL.
         assert!(cd.pfnCardDeauthenticate.is_some() && cd.pfnCardRSADecrypt.is_some());
-        assert!(cd.pfnCardConstructDHAgreement.is_some());
-        assert_eq!(cd.pfnCardDeriveKey.is_some(), version >= 5);
+        // DH agreement entry points only for a card with ECDH keys (NULL for RSA-only cards).
+        assert_eq!(cd.pfnCardConstructDHAgreement.is_some(), S::ECDH);
+        assert_eq!(cd.pfnCardDeriveKey.is_some(), version >= 5 && S::ECDH);
+        assert_eq!(cd.pfnCardDestroyDHAgreement.is_some(), version >= 5 && S::ECDH);
         assert!(cd.pvUnused3.is_null() && cd.pvUnused4.is_null());
         assert_eq!(ffi::authenticate_pin(cd, "user", b"123456").0, 0);
         for padding in [None, Some((crypt::PADDING_PKCS1, Some("SHA256".to_owned())))] {
             let flags = if padding.is_some() { crypt::PADDING_INFO_PRESENT } else { 0 };
             let call = ffi::SignCall {
                 version: 2,
-                index: 2,
+                index: S::RSA_DECRYPT,
                 key_spec: keyspec::AT_KEYEXCHANGE,
                 flags,
                 alg_id: crypt::CALG_SHA_256,
@@ -1334,7 +1408,8 @@ fn items_28_30_42_149_optional_callbacks_are_absent_or_never_called() {
                 continue;
             }
             let mut data = le(key.encrypt(&mut rng, rsa::Pkcs1v15Encrypt, msg).unwrap());
-            let (c, cb) = ffi::rsa_decrypt(cd, info_version, 2, keyspec::AT_KEYEXCHANGE, &mut data, padding, None);
+            let (c, cb) =
+                ffi::rsa_decrypt(cd, info_version, S::RSA_DECRYPT, keyspec::AT_KEYEXCHANGE, &mut data, padding, None);
             assert_eq!(c, 0, "version {version} padding {padding}");
             let plain = le(data[..cb as usize].to_vec());
             if padding == crypt::PADDING_PKCS1 {
@@ -1405,29 +1480,37 @@ fn delete_context<S: SimCard>() {
 /// The Linux build has no `DllMain`; the nearest state is thread teardown, when a thread's
 /// locals are being destroyed. `CardDeleteContext` called from a thread-local destructor (a
 /// CSP tearing down late) still frees everything and returns 0: it needs no thread-local or
-/// static that teardown destroys.
+/// static that teardown destroys. On both edges.
 #[test]
 fn item_35_delete_context_works_during_teardown() {
+    let _g = serial();
+    on_both_edges(late_delete::<PivSim>, late_delete::<GidsSim>);
+}
+
+fn late_delete<S: SimCard>() {
     static CODE: AtomicU32 = AtomicU32::new(0xFFFF_FFFF);
-    struct LateDelete(Option<Ctx>);
+    struct LateDelete(Option<Box<dyn FnOnce()>>);
     impl Drop for LateDelete {
         fn drop(&mut self) {
-            if let Some(mut ctx) = self.0.take() {
-                let rv = ctx.csp.card_data_mut().delete_context().map_or_else(|c| c.0, |()| 0);
-                CODE.store(rv, Ordering::SeqCst);
+            if let Some(delete) = self.0.take() {
+                delete();
             }
         }
     }
     thread_local! {
         static HOLDER: std::cell::RefCell<Option<LateDelete>> = const { std::cell::RefCell::new(None) };
     }
-    let _g = serial();
+    CODE.store(0xFFFF_FFFF, Ordering::SeqCst);
     let live = live_allocations();
     let contexts = minidriver::ffi::live_contexts();
     std::thread::spawn(|| {
-        let ctx = open();
+        let mut ctx = open_std::<S>();
         ctx.user();
-        HOLDER.with(|h| *h.borrow_mut() = Some(LateDelete(Some(ctx))));
+        let delete = move || {
+            let rv = ctx.csp.card_data_mut().delete_context().map_or_else(|c| c.0, |()| 0);
+            CODE.store(rv, Ordering::SeqCst);
+        };
+        HOLDER.with(|h| *h.borrow_mut() = Some(LateDelete(Some(Box::new(delete)))));
     })
     .join()
     .unwrap();
@@ -1442,7 +1525,8 @@ fn item_35_delete_context_works_during_teardown() {
 /// begins or ends transactions on the CSP's handles. After a session and `CardDeleteContext`
 /// the CSP's connection still transmits, still holds its transaction, and the PIN it verified
 /// is still verified (an `SCardReconnect` with reset would have cleared it). The in-memory path
-/// shows the same for transactions: the transport's begin/end are never called.
+/// shows the same for transactions on both edges: the transport's begin/end are never called
+/// (GIDS over PC/SC: `abi_gids.rs`).
 #[test]
 fn items_36_44_47_the_csps_connection_and_transaction_are_left_alone() {
     let _g = serial();
@@ -1468,11 +1552,23 @@ fn items_36_44_47_the_csps_connection_and_transaction_are_left_alone() {
     assert_eq!(&rsp[rsp.len() - 2..], &[0x90, 0x00], "the CSP's handle is still connected");
     card.end_transaction().unwrap();
     drop(csp);
-    // In memory: no transaction calls on the transport.
-    let ctx = open();
+    // In memory, on both edges: no transaction calls on the transport.
+    on_both_edges(no_transaction_calls::<PivSim>, no_transaction_calls::<GidsSim>);
+}
+
+/// A session of calls makes no `begin_transaction` / `end_transaction` on the transport.
+fn no_transaction_calls<S: SimCard>() {
+    let ctx = open_std::<S>();
     ctx.user();
     ctx.csp.read_file(Some("mscp"), "cmapfile").unwrap();
-    ctx.csp.sign_data(3, keyspec::AT_ECDSA_P256, 0, 0, &hash, None).unwrap();
+    let hash = Sha256::digest(b"in memory").to_vec();
+    if S::ECDH {
+        ctx.csp.sign_data(3, keyspec::AT_ECDSA_P256, 0, 0, &hash, None).unwrap();
+    }
+    sign_verified(&ctx, S::RSA_SIGN, &hash);
+    ctx.csp.create_file(Some("mscp"), "txn", 0, 1).unwrap();
+    ctx.csp.write_file(Some("mscp"), "txn", b"written").unwrap();
+    ctx.csp.delete_file(Some("mscp"), "txn").unwrap();
     ctx.csp.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
     assert_eq!(ctx.control.begins.load(Ordering::SeqCst) + ctx.control.ends.load(Ordering::SeqCst), 0);
 }
@@ -1485,14 +1581,19 @@ fn items_36_44_47_the_csps_connection_and_transaction_are_left_alone() {
 /// `CardReadFile`, `CardEnumFiles` (one block for the whole multi-string), both
 /// `CONTAINER_INFO` blobs (from `CardGetContainerInfo` and `CCP_CONTAINER_INFO`),
 /// `pbSignedData`, both challenge functions and the session PIN. (MDEncryptData and
-/// CardGetSharedKeyHandle are unsupported: item 166.)
+/// CardGetSharedKeyHandle are unsupported: item 166.) On both edges.
 #[test]
 fn item_38_every_output_is_one_csp_alloc_buffer() {
     let _g = serial();
-    let sim = PivSim::default_card().unwrap();
+    on_both_edges(allocated_outputs::<PivSim>, allocated_outputs::<GidsSim>);
+}
+
+fn allocated_outputs<S: SimCard>() {
+    let sim = S::outputs_card();
     let mut raw = ffi::RawCsp::new(7, &sim.atr());
     assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(sim)))), 0);
-    let outputs = ffi::allocated_outputs(raw.data());
+    assert_eq!(ffi::authenticate_pin(raw.data(), "user", b"123456").0, 0);
+    let outputs = ffi::allocated_outputs(raw.data(), S::OUTPUTS);
     assert_eq!(outputs.len(), 9);
     for o in &outputs {
         assert_eq!(o.code, 0, "{}", o.what);
@@ -1504,23 +1605,29 @@ fn item_38_every_output_is_one_csp_alloc_buffer() {
     assert_eq!(c, 0);
     assert_eq!(cb as usize, block.len());
     assert!(block.ends_with(&[0, 0]));
-    assert_eq!(block, b"cmapfile\0kxc00\0ksc01\0kxc02\0ksc03\0\0");
+    assert_eq!(block, S::OUTPUTS_MSCP);
 }
 
 /// Items: 39
 ///
 /// In-place outputs allocate nothing: `CardRSADecrypt` writes into `pInfo->pbData`, properties
-/// into the caller's `pbData`, `CardDeriveKey` into `pbDerivedKey`, and the info structures are
-/// the caller's.
+/// into the caller's `pbData`, `CardDeriveKey` into `pbDerivedKey` (PIV: GIDS has no ECDH), and
+/// the info structures are the caller's. On both edges.
 #[test]
 fn item_39_in_place_outputs_allocate_nothing() {
     let _g = serial();
-    let ctx = open();
+    on_both_edges(in_place_outputs::<PivSim>, in_place_outputs::<GidsSim>);
+}
+
+fn in_place_outputs<S: SimCard>() {
+    let ctx = open_std::<S>();
     ctx.user();
-    let ecdh = open_sim(ecdh_card());
-    ecdh.user();
+    let ecdh = S::ECDH.then(|| open_sim(ecdh_card()));
+    if let Some(e) = &ecdh {
+        e.user();
+    }
     let live = live_allocations();
-    let key = rsa_key(&ctx.sim, 0x9A);
+    let key = ctx.rsa(0);
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let mut data = le(key.encrypt(&mut rng, rsa::Pkcs1v15Encrypt, b"secret").unwrap());
     let (c, cb) = ffi::rsa_decrypt(ctx.cd(), 2, 0, keyspec::AT_KEYEXCHANGE, &mut data, crypt::PADDING_PKCS1, None);
@@ -1529,17 +1636,25 @@ fn item_39_in_place_outputs_allocate_nothing() {
     ctx.csp.get_property(prop::PIN_INFO, 1).unwrap();
     ctx.csp.get_property(prop::FREE_SPACE, 0).unwrap();
     ctx.csp.get_container_property(0, prop::PIN_IDENTIFIER).unwrap();
-    ctx.csp.query_key_sizes(keyspec::AT_ECDSA_P256).unwrap();
+    ctx.csp.query_key_sizes(if S::ECDH { keyspec::AT_ECDSA_P256 } else { keyspec::AT_KEYEXCHANGE }).unwrap();
     ctx.csp.query_capabilities().unwrap();
     ctx.csp.file_info(None, "cardid").unwrap();
     ctx.csp.query_free_space().unwrap();
-    let (blob, z) = peer_blob(&ecdh.sim);
-    let index = ecdh.csp.construct_dh_agreement(2, &blob).unwrap();
-    let out = ffi::derive(
-        ecdh.cd(),
-        &ffi::DeriveCall { version: 2, kdf: "TRUNCATE".into(), agreement: index, capacity: 32, ..Default::default() },
-    );
-    assert_eq!((out.code, le(out.key)), (0, z), "the key is in the caller's buffer");
+    if let Some(ecdh) = &ecdh {
+        let (blob, z) = peer_blob(&ecdh.sim);
+        let index = ecdh.csp.construct_dh_agreement(2, &blob).unwrap();
+        let out = ffi::derive(
+            ecdh.cd(),
+            &ffi::DeriveCall {
+                version: 2,
+                kdf: "TRUNCATE".into(),
+                agreement: index,
+                capacity: 32,
+                ..Default::default()
+            },
+        );
+        assert_eq!((out.code, le(out.key)), (0, z), "the key is in the caller's buffer");
+    }
     assert_eq!(live_allocations(), live);
 }
 
@@ -1547,17 +1662,22 @@ fn item_39_in_place_outputs_allocate_nothing() {
 ///
 /// When `pfnCspAlloc` returns NULL, every function that would allocate fails with
 /// `SCARD_E_NO_MEMORY`, leaves its outputs NULL/0 and leaks nothing (its partial result is
-/// freed); the context works again once memory is back.
+/// freed); the context works again once memory is back. On both edges.
 #[test]
 fn item_40_out_of_memory_is_reported_and_leaves_outputs_clear() {
     let _g = serial();
-    let sim = PivSim::default_card().unwrap();
+    on_both_edges(out_of_memory::<PivSim>, out_of_memory::<GidsSim>);
+}
+
+fn out_of_memory<S: SimCard>() {
+    let sim = S::outputs_card();
     let mut raw = ffi::RawCsp::new(7, &sim.atr());
     assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(sim.clone())))), 0);
+    assert_eq!(ffi::authenticate_pin(raw.data(), "user", b"123456").0, 0);
     let live = live_allocations();
     let alloc = raw.data().pfnCspAlloc;
     raw.data_mut().pfnCspAlloc = ffi::FAILING_ALLOC;
-    let cases = ffi::outputs_without_memory(raw.data());
+    let cases = ffi::outputs_without_memory(raw.data(), S::OUTPUTS);
     assert_eq!(cases.len(), 9);
     for case in &cases {
         assert_eq!(case.code, code::SCARD_E_NO_MEMORY, "{}", case.what);
@@ -1570,7 +1690,7 @@ fn item_40_out_of_memory_is_reported_and_leaves_outputs_clear() {
     assert_eq!(other.acquire(0, Some(Box::new(MemoryCard::new(sim.clone())))), code::SCARD_E_NO_MEMORY);
     assert!(other.data().pvVendorSpecific.is_null());
     raw.data_mut().pfnCspAlloc = alloc;
-    assert_eq!(ffi::read_file_bytes(raw.data(), None, b"cardid", 0), (0, sim.guid().unwrap().to_vec()));
+    assert_eq!(ffi::read_file_bytes(raw.data(), None, b"cardid", 0), (0, sim.cardid().to_vec()));
 }
 
 /// Items: 41, 43, 158
@@ -1581,7 +1701,11 @@ fn item_40_out_of_memory_is_reported_and_leaves_outputs_clear() {
 #[test]
 fn items_41_43_158_cache_buffers_are_freed_by_the_driver_zeroed() {
     let _g = serial();
-    let sim = PivSim::default_card().unwrap();
+    on_both_edges(cache_buffers::<PivSim>, cache_buffers::<GidsSim>);
+}
+
+fn cache_buffers<S: SimCard>() {
+    let sim = S::standard();
     ffi::clear_cache();
     let live = live_allocations();
     let (frees, dirty) = mdtool::csp::driver_frees();
@@ -1589,15 +1713,18 @@ fn items_41_43_158_cache_buffers_are_freed_by_the_driver_zeroed() {
     assert_eq!(first.acquire(0, Some(Box::new(MemoryCard::new(sim.clone())))), 0);
     let (c, cmap) = ffi::read_file_bytes(first.data(), Some(b"mscp"), b"cmapfile", 0);
     assert_eq!(c, 0);
+    // As a CSP does next: the container's public key (GIDS: the containers are then known,
+    // and what was read of them goes to the CSP's cache).
+    assert_eq!(ffi::container_info_blobs(first.data(), 0, 0).0, 0);
     assert_eq!(first.delete(), 0);
     let calls = ffi::cache_calls();
-    let before = sim.counters().apdus;
+    let before = sim.sim_counters().apdus;
     let mut second = ffi::RawCsp::new(7, &sim.atr());
     assert_eq!(second.acquire(0, Some(Box::new(MemoryCard::new(sim.clone())))), 0);
     assert_eq!(ffi::read_file_bytes(second.data(), Some(b"mscp"), b"cmapfile", 0), (0, cmap));
-    assert_eq!(ffi::read_file_bytes(second.data(), Some(b"mscp"), b"kxc00", 0), (0, sim.certificate(0x9A).unwrap()));
+    assert_eq!(ffi::read_file_bytes(second.data(), Some(b"mscp"), b"kxc00", 0), (0, sim.certificate_file(0).unwrap()));
     assert!(ffi::cache_calls() > calls, "the second context looked the contents up");
-    assert!(sim.counters().apdus - before <= 3, "and did not read the certificates from the card");
+    assert!(sim.sim_counters().apdus - before <= 3, "and did not read the certificates from the card");
     assert_eq!(second.delete(), 0);
     let (frees_after, dirty_after) = mdtool::csp::driver_frees();
     assert!(frees_after >= frees + 3, "two context blocks and at least one lookup buffer");
