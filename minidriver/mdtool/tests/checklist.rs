@@ -317,6 +317,9 @@ struct Control {
     /// `begin_transaction` / `end_transaction` calls the driver made.
     begins: AtomicUsize,
     ends: AtomicUsize,
+    /// The next command that starts with these bytes does not reach the card: it is answered
+    /// with this status word (a card that refuses it).
+    refuse: Mutex<Option<(Vec<u8>, [u8; 2])>>,
 }
 
 /// A connection to a simulated card, as the driver's transport, with [`Control`].
@@ -329,6 +332,16 @@ impl Transport for TestCard {
     fn transmit(&mut self, command: &[u8]) -> card_edges::Result<Vec<u8>> {
         if self.control.panic.swap(false, Ordering::SeqCst) {
             panic!("the transport panics (checklist item 6)");
+        }
+        {
+            let mut refuse = self.control.refuse.lock().unwrap();
+            if let Some((prefix, sw)) = refuse.as_ref()
+                && command.starts_with(prefix)
+            {
+                let sw = sw.to_vec();
+                *refuse = None;
+                return Ok(sw);
+            }
         }
         match self.card.transmit(command) {
             Err(e @ EdgeError::Transport(TransportError::ResetCard | TransportError::RemovedCard))
@@ -1777,6 +1790,51 @@ fn items_48_50_150_reset_and_removal_drop_authentication_agreements_and_caches()
     assert_eq!(ctx.csp.read_file(Some("mscp"), "kxc00").unwrap(), other.certificate(0x9A).unwrap());
 }
 
+/// Items: 48, 50
+///
+/// GIDS: a reset by another program: the next call that reaches the card returns
+/// `SCARD_W_RESET_CARD`; PIN and administrator authentication are gone; the next call
+/// re-SELECTs the GIDS application first. A removal is `SCARD_W_REMOVED_CARD`, and another
+/// card inserted afterwards is read afresh: the driver keeps nothing of the old card. (DH
+/// agreements, item 150, exist only on cards with ECDH keys: PIV.)
+#[test]
+fn items_48_50_gids_reset_and_removal_drop_authentication_and_caches() {
+    let _g = serial();
+    let ctx = open_gids();
+    ctx.control.reconnect.store(true, Ordering::SeqCst);
+    ctx.user();
+    ctx.admin();
+    assert_eq!(ctx.auth_state(), 0x06);
+    let hash = Sha256::digest(b"before the reset").to_vec();
+    sign_and_verify(&ctx, 0, &hash);
+    let old_cmap = ctx.csp.read_file(Some("mscp"), "cmapfile").unwrap();
+    ctx.slot.reset();
+    assert_eq!(err(ctx.csp.get_challenge()), code::SCARD_W_RESET_CARD, "the next call that reaches the card");
+    assert_eq!(ctx.auth_state(), 0, "authentication is gone");
+    assert!(!ctx.sim.user_verified() && !ctx.sim.admin_proven());
+    ctx.sim.trace_on();
+    assert_eq!(ctx.csp.read_file(None, "cardcf").unwrap().len(), 6);
+    let trace = ctx.sim.trace();
+    assert!(trace[0].command.starts_with("00A4040009A00000039742544659"), "re-SELECT first: {trace:?}");
+    assert_eq!(
+        err(ctx.csp.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None)),
+        code::SCARD_W_SECURITY_VIOLATION,
+        "the PIN is needed again"
+    );
+    // Removal, then another card in the same reader.
+    ctx.slot.remove();
+    assert_eq!(err(ctx.csp.get_challenge()), code::SCARD_W_REMOVED_CARD);
+    let other = GidsSim::other();
+    ctx.slot.insert(other.clone());
+    assert_eq!(err(ctx.csp.read_file(None, "cardid")), code::SCARD_W_REMOVED_CARD, "the old card's connection");
+    assert_eq!(ctx.csp.read_file(None, "cardid").unwrap(), other.cardid(), "a different card, read afresh");
+    let cmap = ctx.csp.read_file(Some("mscp"), "cmapfile").unwrap();
+    assert_ne!(cmap, old_cmap);
+    assert_eq!(ctx.csp.read_file(Some("mscp"), "kxc00").unwrap(), other.certificate_file(0).unwrap());
+    assert_eq!(ctx.csp.container_info(0).unwrap().1.len(), 20 + 128, "the other card's RSA-1024 key");
+    assert_eq!(err(ctx.csp.container_info(1)), code::SCARD_E_NO_KEY_CONTAINER, "the old card's second container");
+}
+
 /// Items: 49
 ///
 /// PIV cannot end the management key's authentication without a reset, so
@@ -1813,6 +1871,58 @@ fn item_49_a_refused_deauthentication_is_followed_by_a_reset_the_driver_expects(
 }
 
 // ===== F. PIN model =====
+
+/// Items: 49
+///
+/// GIDS ends the PIN's and the administrator's authentication with one command (`00 20 00 82`,
+/// GIDS v2.0), so `CardDeauthenticate(Ex)` succeeds and the CSP has no reason to reset the
+/// card. When it fails anyway (here the card refuses the logout), the driver forgets what it
+/// knew, as after a reset, and expects the CSP's reset that follows (through the CSP's own
+/// handle: no `SCARD_W_RESET_CARD` reaches the driver): on its next call it knows no one is
+/// authenticated and re-selects the application.
+#[test]
+fn item_49_gids_deauthentication_succeeds_and_a_failed_one_is_followed_by_a_reset() {
+    let _g = serial();
+    for ex in [true, false] {
+        let ctx = open_gids();
+        ctx.user();
+        ctx.admin();
+        assert_eq!(ctx.auth_state(), 0x06);
+        let rv = if ex {
+            ffi::deauthenticate_ex(ctx.cd(), pin::PIN_SET_ALL_ROLES, 0)
+        } else {
+            ffi::deauthenticate(ctx.cd(), "admin", 0)
+        };
+        assert_eq!(rv, 0, "no reset needed");
+        assert_eq!(ctx.auth_state(), 0);
+        assert!(!ctx.sim.user_verified() && !ctx.sim.admin_proven(), "the card logged out");
+    }
+    for ex in [true, false] {
+        let ctx = open_gids();
+        ctx.user();
+        *ctx.control.refuse.lock().unwrap() = Some((vec![0x00, 0x20, 0x00, 0x82], [0x6F, 0x00]));
+        let rv = if ex {
+            ffi::deauthenticate_ex(ctx.cd(), pin::set_of(pin::ROLE_USER), 0)
+        } else {
+            ffi::deauthenticate(ctx.cd(), "user", 0)
+        };
+        assert_ne!(rv, 0, "the card refused the logout");
+        assert!(ctx.sim.user_verified(), "the logout never reached the card");
+        // The CSP resets the card on its own handle.
+        ctx.sim.power_cycle();
+        assert_eq!(ctx.auth_state(), 0, "nothing is authenticated after the reset");
+        ctx.sim.trace_on();
+        assert_eq!(ctx.csp.read_file(None, "cardid").unwrap(), ctx.sim.cardid());
+        assert!(ctx.sim.trace()[0].command.starts_with("00A4040009A00000039742544659"), "re-selected");
+        let hash = Sha256::digest(b"after the reset").to_vec();
+        assert_eq!(
+            err(ctx.csp.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None)),
+            code::SCARD_W_SECURITY_VIOLATION
+        );
+        ctx.user();
+        sign_and_verify(&ctx, 0, &hash);
+    }
+}
 
 /// Items: 51, 53, 54, 55, 59
 ///
@@ -1961,6 +2071,206 @@ fn items_63_65_66_67_68_69_authenticate_ex_arguments_and_roles() {
     }
 }
 
+/// A GIDS card with a PUK (`81`, GIDS v2.0), for the PIN model items.
+fn gids_puk_card() -> GidsSim {
+    GidsSim::builder(b"checklist-puk")
+        .puk(b"87654321", 3)
+        .container(ContainerKey::Fixed(test_vectors::keys::RSA_2048_B.to_vec()), true)
+        .build()
+        .unwrap()
+}
+
+/// The nine DWORDs of a `PIN_INFO`.
+fn pin_info_fields<S: SimCard>(ctx: &Ctx<S>, id: u32) -> Vec<u32> {
+    ctx.csp.get_property(prop::PIN_INFO, id).unwrap().chunks(4).map(dword).collect()
+}
+
+/// Items: 51, 53, 54, 55, 59
+///
+/// GIDS: PIN ids 1 (the user PIN `80`) and 2 (the 3DES administrator key, challenge-response),
+/// and 3 (the PUK `81`) only on a card that has one; `PIN_INFO` of each (and
+/// `SCARD_E_INVALID_PARAMETER` for the others, `ERROR_REVISION_MISMATCH` for a caller version
+/// other than 6) with the specification's usual permissions (item 55: the user changes itself
+/// and is unblocked by the administrator, and by the PUK where there is one; the administrator
+/// changes itself); user and administrator authenticated at once, each one's operations
+/// allowed; `CP_CARD_LIST_PINS` and `CP_CARD_AUTHENTICATED_STATE`.
+#[test]
+fn items_51_53_54_55_59_gids_pin_ids_sets_pin_info_and_state() {
+    let _g = serial();
+    let ctx = open_gids();
+    let list = dword(&ctx.csp.get_property(prop::LIST_PINS, 0).unwrap());
+    assert_eq!(list, 0x06, "PINs 1 (user) and 2 (administrator); no PUK on this card");
+    let expected: [(u32, [u32; 9]); 3] = [
+        (0, [6, pin::EMPTY, 0, 0, 0, 6, pin::CACHE_NORMAL, 0, 0]),
+        (1, [6, pin::ALPHANUMERIC, pin::PURPOSE_PRIMARY, 0x02, 0x04, 6, pin::CACHE_NORMAL, 0, 0]),
+        (2, [6, pin::CHALLENGE_RESPONSE, pin::PURPOSE_ADMINISTRATOR, 0x04, 0, 6, pin::CACHE_NORMAL, 0, 0]),
+    ];
+    for (id, fields) in expected {
+        assert_eq!(pin_info_fields(&ctx, id), fields, "PIN_INFO of PIN {id}");
+    }
+    for id in [3, 4, 5, 6, 7, 8, 0xFF] {
+        assert_eq!(err(ctx.csp.get_property(prop::PIN_INFO, id)), code::SCARD_E_INVALID_PARAMETER, "PIN {id}");
+    }
+    for version in [0, 6] {
+        assert_eq!(ffi::pin_info_with_version(ctx.cd(), 1, version).0, 0, "caller version {version}");
+    }
+    for version in [5, 7] {
+        assert_eq!(ffi::pin_info_with_version(ctx.cd(), 1, version).0, code::ERROR_REVISION_MISMATCH);
+    }
+    // User and administrator at once (items 53, 59), each one's operations allowed.
+    assert_eq!(ctx.auth_state(), 0);
+    ctx.user();
+    assert_eq!(ctx.auth_state(), 0x02);
+    ctx.admin();
+    assert_eq!(ctx.auth_state(), 0x06);
+    let hash = Sha256::digest(b"both").to_vec();
+    sign_and_verify(&ctx, 0, &hash);
+    ctx.csp.create_container(2, misc::CREATE_CONTAINER_KEY_GEN, keyspec::AT_KEYEXCHANGE, 1024, None).unwrap();
+    assert_eq!(ctx.csp.set_property(prop::CACHE_MODE, Some(&3u32.to_le_bytes()), 0), Ok(()), "an admin property");
+    // A deauthentication set only uses the low 8 bits, and ROLE_EVERYONE's bit is ignored.
+    assert_eq!(ffi::deauthenticate_ex(ctx.cd(), 0x100 | pin::set_of(pin::ROLE_EVERYONE), 0), 0);
+    assert_eq!(ctx.auth_state(), 0x06);
+    // A wrong PIN clears the user's state only (item 59 / OT).
+    let (c, _) = ffi::authenticate_pin(ctx.cd(), "user", b"000000");
+    assert_eq!(c, code::SCARD_W_WRONG_CHV);
+    assert_eq!(ctx.auth_state(), 0x04);
+    assert!(ctx.sim.admin_proven() && !ctx.sim.user_verified());
+    // A card with a PUK: PIN 3, UnblockOnly, which unblocks the user PIN too.
+    let puk = open_sim(gids_puk_card());
+    assert_eq!(dword(&puk.csp.get_property(prop::LIST_PINS, 0).unwrap()), 0x0E);
+    assert_eq!(pin_info_fields(&puk, 1)[4], 0x0C, "the administrator and the PUK unblock the user PIN");
+    assert_eq!(
+        pin_info_fields(&puk, 3),
+        [6, pin::ALPHANUMERIC, pin::PURPOSE_UNBLOCK_ONLY, 0x08, 0, 6, pin::CACHE_NORMAL, 0, 0]
+    );
+    for id in [4, 5, 6, 7] {
+        assert_eq!(err(puk.csp.get_property(prop::PIN_INFO, id)), code::SCARD_E_INVALID_PARAMETER, "PIN {id}");
+    }
+}
+
+/// Items: 52, 56, 57, 58, 60
+///
+/// GIDS: EVERYONE is an Empty PIN (never authenticated), USER the typed user PIN, ADMIN the
+/// 3DES administrator key (challenge-response), which unblocks the user PIN (item 52, as the
+/// specification requires: GIDS v2.0 RESET RETRY COUNTER after administrator authentication);
+/// the PUK (on a card that has one) is UnblockOnly: it unblocks and does nothing else; every
+/// PIN's cache policy is Normal; the PIN strength advertises session PINs for typed PINs and
+/// plaintext always works.
+#[test]
+fn items_52_56_57_58_60_gids_roles_types_purposes_and_policies() {
+    let _g = serial();
+    let ctx = open_gids();
+    let c = &ctx.csp;
+    // Empty: nothing to authenticate (item 56).
+    assert_eq!(tries_err(c.authenticate_ex(pin::ROLE_EVERYONE, 0, b"123456")).0, code::SCARD_E_INVALID_PARAMETER);
+    // Challenge-response: the administrator authenticates with a response, not a PIN.
+    assert_eq!(tries_err(c.authenticate_ex(pin::ROLE_ADMIN, 0, b"123456")).0, code::SCARD_E_INVALID_PARAMETER);
+    assert!(!ctx.sim.admin_proven());
+    // ROLE_ADMIN unblocks ROLE_USER (item 52), both ways the CSP has.
+    for round in 0..2 {
+        for _ in 0..3 {
+            let _ = c.authenticate_pin("user", b"000000");
+        }
+        assert_eq!(ctx.sim.user_tries(), 0);
+        assert_eq!(tries_err(c.authenticate_pin("user", b"123456")).0, code::SCARD_W_CHV_BLOCKED);
+        let response = ctx.response(&c.get_challenge().unwrap());
+        if round == 0 {
+            c.unblock_pin("user", &response, b"123456", 0, pin::AUTH_CHALLENGE_RESPONSE).unwrap();
+        } else {
+            c.change_authenticator_ex(pin::CHANGE_FLAG_UNBLOCK, pin::ROLE_ADMIN, &response, pin::ROLE_USER, b"123456")
+                .unwrap();
+        }
+        assert_eq!(ctx.sim.user_tries(), 3, "round {round}");
+        assert_eq!(ctx.auth_state(), 0, "an unblock leaves the card deauthenticated");
+        ctx.user();
+    }
+    // Cache policies (item 58) and PIN strength (item 60).
+    for id in [0, 1, 2] {
+        assert_eq!(pin_info_fields(&ctx, id)[6], pin::CACHE_NORMAL, "PIN {id}");
+    }
+    for (id, strength) in [(1, 3), (2, 1)] {
+        assert_eq!(dword(&c.get_property(prop::PIN_STRENGTH_VERIFY, id).unwrap()), strength, "PIN {id}");
+    }
+    assert_eq!(err(c.get_property(prop::PIN_STRENGTH_VERIFY, 3)), code::SCARD_E_INVALID_PARAMETER);
+    c.authenticate_ex(pin::ROLE_USER, 0, b"123456").unwrap();
+    // The PUK only unblocks (item 57).
+    let puk = open_sim(gids_puk_card());
+    let p = &puk.csp;
+    assert_eq!(tries_err(p.authenticate_ex(3, 0, b"87654321")).0, code::SCARD_E_UNSUPPORTED_FEATURE);
+    assert_eq!(puk.sim.puk_tries_left(), Some(3), "not even tried");
+    assert_eq!(dword(&p.get_property(prop::PIN_STRENGTH_VERIFY, 3).unwrap()), 3);
+    assert_eq!(pin_info_fields(&puk, 3)[6], pin::CACHE_NORMAL);
+    for round in 0..2 {
+        for _ in 0..3 {
+            let _ = p.authenticate_pin("user", b"000000");
+        }
+        assert_eq!(puk.sim.user_tries(), 0);
+        if round == 0 {
+            p.unblock_pin("user", b"87654321", b"123456", 0, pin::AUTH_PIN).unwrap();
+        } else {
+            p.change_authenticator_ex(pin::CHANGE_FLAG_UNBLOCK, 3, b"87654321", pin::ROLE_USER, b"123456").unwrap();
+        }
+        assert_eq!(puk.sim.user_tries(), 3);
+        puk.user();
+    }
+}
+
+/// Items: 63, 65, 66, 67, 68, 69
+///
+/// GIDS: `CardAuthenticateEx`'s arguments: PIN ids (EVERYONE, absent and out-of-range ones
+/// refused; whether PIN 3 exists is asked of the card once), flags (unknown bits, both session
+/// flags, session flags for the challenge-response administrator), silent verification, the
+/// UnblockOnly PUK; a wrong PIN deauthenticates the user only, the administrator stays.
+#[test]
+fn items_63_65_66_67_68_69_gids_authenticate_ex_arguments_and_roles() {
+    let _g = serial();
+    let ctx = open_gids();
+    let c = &ctx.csp;
+    let apdus = ctx.apdus();
+    for flags in [0x1, 0x0800_0000, 0x8000_0000, pin::GENERATE_SESSION_PIN | pin::SESSION_PIN] {
+        let (rv, ..) = ffi::authenticate_ex_outputs(ctx.cd(), pin::ROLE_USER, flags, Some(b"123456"));
+        assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "flags {flags:#x}");
+    }
+    for id in [0, 8, 100] {
+        assert_eq!(tries_err(c.authenticate_ex(id, 0, b"123456")).0, code::SCARD_E_INVALID_PARAMETER, "PinId {id}");
+    }
+    assert_eq!(ctx.apdus(), apdus, "refused before card I/O");
+    for _ in 0..2 {
+        for id in [3, 4, 5, 6, 7] {
+            let rv = tries_err(c.authenticate_ex(id, 0, b"123456")).0;
+            assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "PinId {id}: no such PIN");
+        }
+    }
+    assert!(ctx.apdus() - apdus <= 1, "at most the one question whether the card has a PUK");
+    assert_eq!(ctx.sim.user_tries(), 3);
+    // Session PIN flags for a PIN without session PINs (the challenge-response administrator).
+    assert_eq!(
+        tries_err(c.authenticate_ex(pin::ROLE_ADMIN, pin::GENERATE_SESSION_PIN, &[0; 8])).0,
+        code::SCARD_E_UNSUPPORTED_FEATURE
+    );
+    // CardAuthenticatePin for "admin" is the deprecated form: the response to a challenge.
+    let challenge = c.get_challenge().unwrap();
+    c.authenticate_pin("admin", &ctx.response(&challenge)).unwrap();
+    // Silent verification with PIN data (item 67).
+    c.authenticate_ex(pin::ROLE_USER, pin::SILENT_CONTEXT, b"123456").unwrap();
+    assert_eq!(ctx.auth_state(), 0x06);
+    // A wrong PIN for the user deauthenticates the user only (item 69).
+    let (rv, _, _, tries) = ffi::authenticate_ex_outputs(ctx.cd(), pin::ROLE_USER, 0, Some(b"000000"));
+    assert_eq!((rv, tries), (code::SCARD_W_WRONG_CHV, 2));
+    assert_eq!(ctx.auth_state(), 0x04, "the administrator stays authenticated");
+    assert!(ctx.sim.admin_proven());
+    // Success lasts until a deauthentication.
+    c.authenticate_ex(pin::ROLE_USER, 0, b"123456").unwrap();
+    let hash = Sha256::digest(b"lasting").to_vec();
+    for _ in 0..3 {
+        sign_and_verify(&ctx, 0, &hash);
+    }
+    // The UnblockOnly PUK cannot authenticate (item 68).
+    let puk = open_sim(gids_puk_card());
+    assert_eq!(tries_err(puk.csp.authenticate_ex(3, 0, b"87654321")).0, code::SCARD_E_UNSUPPORTED_FEATURE);
+    assert_eq!(puk.sim.puk_tries_left(), Some(3));
+}
+
 /// Items: 70, 72, 74, 75, 85
 ///
 /// Session PINs: generating one sends nothing to the card and unlocks nothing; the token is
@@ -1970,15 +2280,19 @@ fn items_63_65_66_67_68_69_authenticate_ex_arguments_and_roles() {
 #[test]
 fn items_70_72_74_75_85_session_pins() {
     let _g = serial();
-    let a = open();
+    on_both_edges(session_pins::<PivSim>, session_pins::<GidsSim>);
+}
+
+fn session_pins<S: SimCard>() {
+    let a = open_std::<S>();
     let strength = dword(&a.csp.get_property(prop::PIN_STRENGTH_VERIFY, pin::ROLE_USER).unwrap());
     assert_ne!(strength & pin::STRENGTH_SESSION_PIN, 0, "advertised (item 72)");
     // Application A (trusted) generates a session PIN: no VERIFY reaches the card (item 70).
-    a.sim.set_trace(true);
+    a.sim.trace_on();
     let token = a.csp.authenticate_ex(pin::ROLE_USER, pin::GENERATE_SESSION_PIN, b"123456").unwrap().unwrap();
-    let trace = a.sim.take_trace();
+    let trace = a.sim.trace();
     assert!(trace.iter().all(|t| !t.command.starts_with("0020")), "the PIN was not transmitted: {trace:?}");
-    assert!(!a.sim.pin_verified());
+    assert!(!a.sim.user_verified());
     assert_eq!(a.auth_state(), 0);
     assert!(!token.windows(6).any(|w| w == b"123456") && token.len() >= 16, "not an encoding of the PIN");
     let b = a.another(&AcquireOptions::default());
@@ -1986,7 +2300,7 @@ fn items_70_72_74_75_85_session_pins() {
     // Application B authenticates with it on another context.
     b.csp.authenticate_ex(pin::ROLE_USER, pin::SESSION_PIN, &token).unwrap();
     let hash = Sha256::digest(b"b").to_vec();
-    b.csp.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None).unwrap();
+    sign_and_verify(&b, S::RSA_SIGN, &hash);
     b.csp.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
     // Item 75: no session PIN produced: *ppbSessionPin = NULL, *pcbSessionPin = 0.
     let (rv, nulled, cb, _) = ffi::authenticate_ex_outputs(b.cd(), pin::ROLE_USER, 0, Some(b"123456"));
@@ -2000,7 +2314,7 @@ fn items_70_72_74_75_85_session_pins() {
         let (rv, _, _, _) = ffi::authenticate_ex_outputs(ctx.cd(), pin::ROLE_USER, pin::SESSION_PIN, Some(&token));
         assert_eq!(rv, code::SCARD_W_WRONG_CHV);
     }
-    assert_eq!(b.sim.pin_tries_left(), 3, "a bad session PIN spends no try of the real PIN");
+    assert_eq!(b.sim.user_tries(), 3, "a bad session PIN spends no try of the real PIN");
     let fresh = c.csp.authenticate_ex(pin::ROLE_USER, pin::GENERATE_SESSION_PIN, b"654321").unwrap().unwrap();
     c.csp.authenticate_ex(pin::ROLE_USER, pin::SESSION_PIN, &fresh).unwrap();
 }
@@ -2160,6 +2474,238 @@ fn items_82_83_84_86_change_and_unblock_arguments() {
 }
 
 // ===== I. File system and file functions =====
+
+/// Items: 76, 77, 78, 79
+///
+/// GIDS: the administrator's challenges (GENERAL AUTHENTICATE, GIDS v2.0 external
+/// authentication) are 8-byte blocks that never repeat (n = 300); the response is the
+/// challenge encrypted with 3-key 3DES (ECB = CBC with a zero IV on one block); a wrong response
+/// is `WRONG_CHV` with unknown tries (-1: the card keeps no count for its key) and leaves the
+/// administrator unauthenticated; a response without a challenge is refused without card I/O;
+/// a challenge is void once another command reached the card; `CardGetChallengeEx` takes only
+/// PIN 2 and `dwFlags` 0.
+#[test]
+fn items_76_77_78_79_gids_challenges_and_responses() {
+    let _g = serial();
+    let ctx = open_gids();
+    let c = &ctx.csp;
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..300 {
+        let ch = if i % 2 == 0 { c.get_challenge().unwrap() } else { c.get_challenge_ex(pin::ROLE_ADMIN).unwrap() };
+        assert_eq!(ch.len(), 8);
+        assert!(seen.insert(ch), "challenge {i} repeats");
+    }
+    let _ = c.get_challenge().unwrap();
+    assert_eq!(tries_err(c.authenticate_challenge(&[0; 8])), (code::SCARD_W_WRONG_CHV, u32::MAX));
+    assert_eq!(ctx.auth_state() & 0x04, 0, "failure leaves the administrator unauthenticated");
+    assert!(!ctx.sim.admin_proven());
+    let apdus = ctx.apdus();
+    assert_eq!(tries_err(c.authenticate_challenge(&[0; 8])).0, code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(ctx.apdus(), apdus, "no challenge pending: nothing sent");
+    // A challenge is void once another command reached the card.
+    ctx.user();
+    let ch = c.get_challenge().unwrap();
+    sign_and_verify(&ctx, 0, &Sha256::digest(b"in between"));
+    let voided = tries_err(c.authenticate_challenge(&ctx.response(&ch))).0;
+    assert_eq!(voided, code::SCARD_E_INVALID_PARAMETER, "the right response to a voided challenge: none pending");
+    assert!(!ctx.sim.admin_proven());
+    // 3DES, ECB on one block (= CBC with IV 0).
+    let ch = c.get_challenge().unwrap();
+    let ecb = ctx.response(&ch);
+    let tdes = des::TdesEde3::new_from_slice(&GIDS_ADMIN_KEY).unwrap();
+    let mut cbc = Array::try_from(ch.as_slice()).unwrap();
+    for (b, iv) in cbc.iter_mut().zip([0u8; 8]) {
+        *b ^= iv;
+    }
+    tdes.encrypt_block(&mut cbc);
+    assert_eq!(ecb, cbc.to_vec());
+    c.authenticate_challenge(&ecb).unwrap();
+    assert_eq!(ctx.auth_state(), 0x06, "success authenticates the administrator (the user stays)");
+    assert!(ctx.sim.admin_proven());
+    // CardGetChallengeEx (item 79).
+    assert_eq!(ffi::get_challenge_ex(ctx.cd(), pin::ROLE_ADMIN, 1).0, code::SCARD_E_INVALID_PARAMETER);
+    for id in [0, 1, 3, 4, 5, 8] {
+        assert_eq!(ffi::get_challenge_ex(ctx.cd(), id, 0).0, code::SCARD_E_INVALID_PARAMETER, "PinId {id}");
+    }
+    let puk = open_sim(gids_puk_card());
+    assert_eq!(ffi::get_challenge_ex(puk.cd(), 3, 0).0, code::SCARD_E_INVALID_PARAMETER, "the PUK is typed in");
+}
+
+/// Items: 80, 81, 159
+///
+/// GIDS: `CardDeauthenticate` takes "user"/"admin" and `dwFlags` 0; `CardDeauthenticateEx` a
+/// PIN set (0xFF = everything authenticated, the EVERYONE bit ignored). GIDS has one command to
+/// end authentication (`00 20 00 82`), which ends the PIN's and the administrator's together:
+/// deauthenticating either role deauthenticates both, and the driver reports exactly what the
+/// card did (the specification's alternative, failing so that the CSP resets the card, would
+/// drop both as well). Public CSP cache entries outlive the deauthentication (item 159 is about
+/// private data; GIDS stores none in the cache).
+#[test]
+fn items_80_81_159_gids_deauthentication() {
+    let _g = serial();
+    let cache = Arc::new(Mutex::new(CspCache::default()));
+    let options = AcquireOptions { cache: Some(cache.clone()), ..AcquireOptions::default() };
+    let ctx = open_with(GidsSim::standard(), &options).unwrap();
+    for user in ["anonymous", "everyone", ""] {
+        assert_eq!(ffi::deauthenticate(ctx.cd(), user, 0), code::SCARD_E_INVALID_PARAMETER, "{user:?}");
+    }
+    assert_eq!(ffi::deauthenticate(ctx.cd(), "user", 1), code::SCARD_E_INVALID_PARAMETER);
+    ctx.user();
+    assert_eq!(ffi::deauthenticate(ctx.cd(), "user", 0), 0);
+    assert_eq!(ctx.auth_state(), 0);
+    assert!(!ctx.sim.user_verified(), "the card itself logged out");
+    for (who, set) in [("user", pin::set_of(pin::ROLE_USER)), ("admin", pin::set_of(pin::ROLE_ADMIN))] {
+        ctx.user();
+        ctx.admin();
+        assert_eq!(ffi::deauthenticate(ctx.cd(), who, 0), 0, "{who}");
+        assert_eq!(ctx.auth_state(), 0, "{who}: GIDS ends both");
+        assert!(!ctx.sim.user_verified() && !ctx.sim.admin_proven(), "{who}");
+        ctx.user();
+        ctx.admin();
+        assert_eq!(ffi::deauthenticate_ex(ctx.cd(), set, 0), 0, "{who}");
+        assert_eq!(ctx.auth_state(), 0, "{who}");
+        assert!(!ctx.sim.user_verified() && !ctx.sim.admin_proven(), "{who}");
+    }
+    ctx.user();
+    assert_eq!(ffi::deauthenticate_ex(ctx.cd(), pin::set_of(pin::ROLE_EVERYONE), 0), 0, "nothing to do");
+    assert_eq!(ctx.auth_state(), 0x02);
+    assert!(ctx.sim.user_verified());
+    assert_eq!(ffi::deauthenticate_ex(ctx.cd(), pin::PIN_SET_ALL_ROLES, 0), 0);
+    assert_eq!(ctx.auth_state(), 0);
+    assert_eq!(ffi::deauthenticate_ex(ctx.cd(), pin::PIN_SET_ALL_ROLES, 0), 0, "already deauthenticated");
+    // Item 159: the public contents stored in the CSP's cache during an authenticated session
+    // (container map, certificates) outlive the deauthentication.
+    ctx.user();
+    ctx.csp.read_file(Some("mscp"), "cmapfile").unwrap();
+    ctx.csp.container_info(0).unwrap();
+    assert!(cache.lock().unwrap().adds >= 1);
+    ctx.csp.deauthenticate("user").unwrap();
+    assert_eq!(cache.lock().unwrap().deletes, 0, "nothing private to delete");
+    let hits = cache.lock().unwrap().hits;
+    let next = ctx.another(&options);
+    next.csp.read_file(Some("mscp"), "cmapfile").unwrap();
+    assert_eq!(cache.lock().unwrap().hits, hits + 1, "the public entry stays: the next context hits");
+}
+
+/// Items: 82, 83, 84, 86
+///
+/// GIDS: `CardUnblockPin`, `CardChangeAuthenticator` and `CardChangeAuthenticatorEx` refuse the
+/// wrong principal, flags, retry counts, PIN ids and permissions, and a new PIN or key the
+/// card's policy refuses (PINs 4 to 16 bytes, administrator keys 24 bytes); the user PIN is
+/// unblocked by the administrator's response and changed with itself; the administrator key
+/// is changed with a response to a challenge (`CHANGEPIN`, `ROLE_ADMIN` to `ROLE_ADMIN`), after
+/// which only the new key authenticates; a change leaves the PIN authenticated, an unblock
+/// leaves the card deauthenticated; the driver leaves `cardcf` to the CSP.
+#[test]
+fn items_82_83_84_86_gids_change_and_unblock_arguments() {
+    let _g = serial();
+    let ctx = open_gids();
+    let (c, cd) = (&ctx.csp, ctx.cd());
+    let cardcf = c.read_file(None, "cardcf").unwrap();
+    // CardUnblockPin (item 82).
+    let apdus = ctx.apdus();
+    assert_eq!(
+        err(c.unblock_pin("admin", &[0; 8], b"123456", 0, pin::AUTH_CHALLENGE_RESPONSE)),
+        code::SCARD_E_INVALID_PARAMETER
+    );
+    for flags in [0, 3, 4] {
+        assert_eq!(err(c.unblock_pin("user", &[0; 8], b"123456", 0, flags)), code::SCARD_E_INVALID_PARAMETER);
+    }
+    let rv = err(c.unblock_pin("user", &[0; 8], b"123456", 5, pin::AUTH_CHALLENGE_RESPONSE));
+    assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "a retry count the card cannot set");
+    assert_eq!(ctx.apdus(), apdus, "refused without card I/O");
+    assert_eq!(
+        err(c.unblock_pin("user", b"12345678", b"123456", 0, pin::AUTH_PIN)),
+        code::SCARD_E_UNSUPPORTED_FEATURE,
+        "no PUK on this card: no typed-in PIN unblocks"
+    );
+    // Unblock by the administrator: the response to the last challenge (atomic: the challenge
+    // is answered and the PIN reset in one call); a wrong response changes nothing.
+    let _ = c.get_challenge().unwrap();
+    assert_eq!(
+        err(c.unblock_pin("user", &[0; 8], b"111111", 0, pin::AUTH_CHALLENGE_RESPONSE)),
+        code::SCARD_W_WRONG_CHV
+    );
+    let response = ctx.response(&c.get_challenge().unwrap());
+    let rv = err(c.unblock_pin("user", &response, b"12", 0, pin::AUTH_CHALLENGE_RESPONSE));
+    assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "a new PIN outside the card's policy");
+    let response = ctx.response(&c.get_challenge().unwrap());
+    c.unblock_pin("user", &response, b"111111", 0, pin::AUTH_CHALLENGE_RESPONSE).unwrap();
+    assert_eq!(ctx.auth_state(), 0, "an unblock leaves the card deauthenticated");
+    assert!(!ctx.sim.admin_proven() && !ctx.sim.user_verified());
+    c.authenticate_pin("user", b"111111").unwrap();
+    // CardChangeAuthenticator (item 83).
+    assert_eq!(
+        ffi::change_authenticator(cd, "anonymous", b"111111", b"654321", 0, 2).0,
+        code::SCARD_E_INVALID_PARAMETER
+    );
+    for (user, flags) in [("user", pin::AUTH_CHALLENGE_RESPONSE), ("admin", pin::AUTH_PIN), ("user", 0), ("user", 3)] {
+        let rv = ffi::change_authenticator(cd, user, b"111111", b"654321", 0, flags).0;
+        assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "{user} with flags {flags}");
+    }
+    assert_eq!(ffi::change_authenticator(cd, "user", b"111111", b"654321", 3, 2).0, code::SCARD_E_INVALID_PARAMETER);
+    for new in [&b"123"[..], &[b'7'; 17]] {
+        let rv = ffi::change_authenticator(cd, "user", b"111111", new, 0, 2).0;
+        assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "a new PIN outside the card's policy");
+    }
+    assert_eq!(ctx.sim.user_tries(), 3);
+    assert_eq!(ffi::change_authenticator(cd, "user", b"111111", b"654321", 0, 2).0, 0);
+    assert_eq!(ctx.auth_state(), 0x02, "a change leaves the PIN authenticated");
+    assert!(ctx.sim.user_verified());
+    // The administrator key: CardChangeAuthenticator with the response and the new key.
+    let new_key: [u8; 24] = *b"new GIDS admin key 3DES!";
+    let response = ctx.response(&c.get_challenge().unwrap());
+    let (rv, _) = ffi::change_authenticator(cd, "admin", &response, &new_key[..16], 0, pin::AUTH_CHALLENGE_RESPONSE);
+    assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "a 2-key 3DES key is not a GIDS administrator key");
+    let response = ctx.response(&c.get_challenge().unwrap());
+    let (rv, _) = ffi::change_authenticator(cd, "admin", &response, &new_key, 0, pin::AUTH_CHALLENGE_RESPONSE);
+    assert_eq!(rv, 0);
+    assert_eq!(ctx.auth_state() & 0x04, 0x04, "a change leaves the administrator authenticated");
+    c.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    let challenge = c.get_challenge().unwrap();
+    assert_eq!(
+        tries_err(c.authenticate_challenge(&ctx.response(&challenge))).0,
+        code::SCARD_W_WRONG_CHV,
+        "the old key"
+    );
+    let challenge = c.get_challenge().unwrap();
+    c.authenticate_challenge(&response_with(&new_key, &challenge)).unwrap();
+    // CardChangeAuthenticatorEx (item 84): CHANGEPIN ROLE_ADMIN to ROLE_ADMIN changes it back.
+    let response = response_with(&new_key, &c.get_challenge().unwrap());
+    c.change_authenticator_ex(pin::CHANGE_FLAG_CHANGEPIN, pin::ROLE_ADMIN, &response, pin::ROLE_ADMIN, &GIDS_ADMIN_KEY)
+        .unwrap();
+    c.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    ctx.admin();
+    let rv = ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, 2, &[0; 8], 2, &GIDS_ADMIN_KEY, 0).0;
+    assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "a challenge-response authenticator needs a challenge first");
+    for flags in [0, 3] {
+        let rv = ffi::change_authenticator_ex(cd, flags, 1, b"654321", 1, b"123456", 0).0;
+        assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "flags {flags}");
+    }
+    for (auth, target) in [(0, 1), (8, 1), (1, 0), (1, 8), (3, 1), (1, 3), (5, 1)] {
+        let rv = ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, auth, b"654321", target, b"123456", 0).0;
+        assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "PIN ids {auth} -> {target}");
+    }
+    let rv = ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, 2, &[0; 8], 1, b"123456", 0).0;
+    assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "the administrator is not in the user PIN's change set");
+    let rv = ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_UNBLOCK, 1, b"654321", 1, b"123456", 0).0;
+    assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "unblocking a PIN with itself");
+    let rv = ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_UNBLOCK, 1, b"654321", 2, &GIDS_ADMIN_KEY, 0).0;
+    assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "nothing unblocks the administrator key");
+    let rv = ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, 1, b"654321", 1, b"123456", 2).0;
+    assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "a retry count the card cannot set");
+    assert_eq!(ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, 1, b"654321", 1, b"123456", 0).0, 0);
+    assert_eq!(ctx.auth_state() & 0x02, 0x02, "a change leaves the PIN authenticated");
+    let response = ctx.response(&c.get_challenge().unwrap());
+    assert_eq!(ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_UNBLOCK, 2, &response, 1, b"123456", 0).0, 0);
+    assert_eq!(ctx.auth_state(), 0, "an unblock leaves the card deauthenticated");
+    assert!(!ctx.sim.user_verified() && !ctx.sim.admin_proven());
+    // Item 86: the driver did not touch cardcf's PIN counter (nor anything else of it).
+    assert_eq!(c.read_file(None, "cardcf").unwrap(), cardcf);
+    assert_eq!(ctx.sim.data_object(GIDS_CARDCF.0, GIDS_CARDCF.1).unwrap(), cardcf);
+    c.authenticate_pin("user", b"123456").unwrap();
+    ctx.admin();
+}
 
 /// Items: 88, 89, 90
 ///
