@@ -2716,7 +2716,11 @@ fn items_82_83_84_86_gids_change_and_unblock_arguments() {
 #[test]
 fn items_88_89_90_names() {
     let _g = serial();
-    let ctx = open();
+    on_both_edges(names::<PivSim>, names::<GidsSim>);
+}
+
+fn names<S: SimCard>() {
+    let ctx = open_std::<S>();
     ctx.user();
     let apdus = ctx.apdus();
     let bad: [&[u8]; 12] =
@@ -2734,10 +2738,10 @@ fn items_88_89_90_names() {
     // Case-insensitive (item 89).
     let cmap = ctx.csp.read_file(Some("mscp"), "cmapfile").unwrap();
     assert_eq!(ctx.csp.read_file(Some("MsCp"), "CMAPFILE").unwrap(), cmap);
-    assert_eq!(ctx.csp.read_file(None, "CardID").unwrap(), ctx.sim.guid().unwrap());
+    assert_eq!(ctx.csp.read_file(None, "CardID").unwrap(), ctx.sim.cardid());
     assert_eq!(ctx.csp.file_info(Some("MSCP"), "KXC00").unwrap(), ctx.csp.file_info(Some("mscp"), "kxc00").unwrap());
     // NULL and "" are the root (item 90).
-    assert_eq!(ffi::read_file_bytes(ctx.cd(), Some(b""), b"cardid", 0).1, ctx.sim.guid().unwrap());
+    assert_eq!(ffi::read_file_bytes(ctx.cd(), Some(b""), b"cardid", 0).1, ctx.sim.cardid());
     assert_eq!(ffi::enum_files_bytes(ctx.cd(), None).1, ffi::enum_files_bytes(ctx.cd(), Some(b"")).1);
     // Two levels: a directory inside an application directory does not exist.
     assert_eq!(err(ctx.csp.create_directory("mscp/sub", 1)), code::SCARD_E_INVALID_PARAMETER);
@@ -2751,9 +2755,13 @@ fn items_88_89_90_names() {
 #[test]
 fn items_91_93_94_atomic_files_honest_errors_no_cache_for_cardid_and_cardcf() {
     let _g = serial();
+    on_both_edges(atomic_files::<PivSim>, atomic_files::<GidsSim>);
+}
+
+fn atomic_files<S: SimCard>() {
     let cache = Arc::new(Mutex::new(CspCache::default()));
     let options = AcquireOptions { cache: Some(cache.clone()), ..AcquireOptions::default() };
-    let ctx = open_with(PivSim::default_card().unwrap(), &options).unwrap();
+    let ctx = open_with(S::standard(), &options).unwrap();
     let calls = |c: &CspCache| (c.lookups, c.adds);
     assert_eq!(calls(&cache.lock().unwrap()), (0, 0), "CardAcquireContext used no cache callback");
     for _ in 0..3 {
@@ -2774,7 +2782,10 @@ fn items_91_93_94_atomic_files_honest_errors_no_cache_for_cardid_and_cardcf() {
     let fresh = ctx.another(&AcquireOptions::default());
     ctx.slot.remove();
     assert_eq!(err(fresh.csp.read_file(Some("mscp"), "kxc00")), code::SCARD_W_REMOVED_CARD);
-    assert_eq!(err(fresh.csp.file_info(Some("mscp"), "kxc02")), code::SCARD_W_REMOVED_CARD);
+    assert_eq!(
+        err(fresh.csp.file_info(Some("mscp"), if S::ECDH { "kxc02" } else { "kxc01" })),
+        code::SCARD_W_REMOVED_CARD
+    );
 }
 
 /// Items: 95, 96, 97, 104
@@ -2897,6 +2908,169 @@ fn items_98_99_100_101_102_file_functions() {
     assert_eq!(ffi::free_space(cd, 0, 1).1[2], 19, "one container fewer");
 }
 
+/// Items: 95, 96, 97, 104
+///
+/// GIDS: `CardCreateDirectory`, `CardDeleteDirectory` and `CardCreateFile` on the card itself
+/// (master file records, GIDS electrical profile): names, access conditions, existing names,
+/// missing directories and permissions; what is created is there for the next context.
+/// Directories are `UserCreateDeleteDirAc` only: the profile keeps no access condition for a
+/// directory, and the specification makes `AdminCreateDeleteDirAc` optional (§5.6.2, "may be
+/// removed"), so it is `SCARD_E_UNSUPPORTED_FEATURE`.
+#[test]
+fn items_95_96_97_104_gids_directories_and_file_creation() {
+    let _g = serial();
+    let ctx = open_gids();
+    let (c, cd) = (&ctx.csp, ctx.cd());
+    // Everyone may not create (item 95).
+    assert_eq!(ffi::create_directory(cd, "app", 1), code::SCARD_W_SECURITY_VIOLATION);
+    assert_eq!(ffi::create_file(cd, Some("mscp"), "f", 0, 1), code::SCARD_W_SECURITY_VIOLATION);
+    ctx.user();
+    for ac in [0, 3, 4, -1] {
+        assert_eq!(ffi::create_directory(cd, "app", ac), code::SCARD_E_INVALID_PARAMETER, "directory AC {ac}");
+    }
+    assert_eq!(ffi::create_directory(cd, "mscp", 1), code::ERROR_FILE_EXISTS);
+    assert_eq!(ffi::create_directory(cd, "CARDID", 1), code::ERROR_FILE_EXISTS, "a file of that name");
+    assert_eq!(ffi::create_directory(cd, "cardapps", 1), code::ERROR_FILE_EXISTS, "a file of that name");
+    assert_eq!(ffi::create_directory(cd, "app", 1), 0);
+    assert_eq!(ffi::create_directory(cd, "App", 1), code::ERROR_FILE_EXISTS);
+    // CardCreateFile (item 97).
+    assert_eq!(ffi::create_file(cd, Some("mscp"), "", 0, 1), code::SCARD_E_INVALID_PARAMETER);
+    for ac in [0, 4, 7, -1] {
+        assert_eq!(ffi::create_file(cd, Some("mscp"), "f", 0, ac), code::SCARD_E_INVALID_PARAMETER, "AC {ac}");
+    }
+    assert_eq!(ffi::create_file(cd, Some("mscp"), "cmapfile", 0, 1), code::ERROR_FILE_EXISTS);
+    assert_eq!(ffi::create_file(cd, Some("mscp"), "KXC00", 0, 1), code::ERROR_FILE_EXISTS);
+    assert_eq!(ffi::create_file(cd, None, "mscp", 0, 1), code::ERROR_FILE_EXISTS, "a directory of that name");
+    assert_eq!(ffi::create_file(cd, None, "cardcf", 6, 1), code::ERROR_FILE_EXISTS);
+    assert_eq!(ffi::create_file(cd, Some("nodir"), "f", 0, 1), code::SCARD_E_DIR_NOT_FOUND);
+    assert_eq!(ffi::create_file(cd, Some("app"), "f", 100, 1), 0);
+    assert_eq!(c.enum_files(Some("app")).unwrap(), ["f"], "it never creates directories, only the file");
+    // On the card: another context sees both.
+    let next = ctx.another(&AcquireOptions::default());
+    assert_eq!(next.csp.enum_files(Some("app")).unwrap(), ["f"]);
+    assert_eq!(next.csp.file_info(Some("app"), "f").unwrap(), (0, 1));
+    drop(next);
+    // CardDeleteDirectory (item 96).
+    assert_eq!(err(c.delete_directory("nodir")), code::SCARD_E_DIR_NOT_FOUND);
+    assert_eq!(err(c.delete_directory("app")), code::ERROR_DIR_NOT_EMPTY);
+    c.delete_file(Some("app"), "f").unwrap();
+    c.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    assert_eq!(err(c.delete_directory("app")), code::SCARD_W_SECURITY_VIOLATION, "not authenticated");
+    ctx.admin();
+    c.delete_directory("app").unwrap();
+    assert_eq!(err(c.enum_files(Some("app"))), code::SCARD_E_DIR_NOT_FOUND, "the administrator deleted it");
+    let next = ctx.another(&AcquireOptions::default());
+    assert_eq!(err(next.csp.enum_files(Some("app"))), code::SCARD_E_DIR_NOT_FOUND, "gone from the card");
+    // Directory access conditions (item 104): user-created directories, everyone lists them.
+    ctx.user();
+    assert_eq!(ffi::create_directory(cd, "adm", 2), code::SCARD_E_UNSUPPORTED_FEATURE, "AdminCreateDeleteDirAc");
+    assert_eq!(ffi::create_directory(cd, "usr", 1), 0);
+    c.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    assert_eq!(err(c.enum_files(Some("usr"))), code::SCARD_E_FILE_NOT_FOUND, "everyone may list it (empty)");
+    assert_eq!(ffi::create_file(cd, Some("usr"), "f", 0, 1), code::SCARD_W_SECURITY_VIOLATION);
+    ctx.admin();
+    assert_eq!(ffi::create_file(cd, Some("usr"), "f", 0, 1), 0, "the administrator creates files too");
+    assert_eq!(c.enum_files(Some("usr")).unwrap(), ["f"]);
+    // No room for the directory on the card (item 95): SCARD_E_NO_MEMORY, and nothing changed.
+    let small = open_sim(GidsSim::builder(b"checklist-small").capacity(1200).build().unwrap());
+    small.user();
+    small.csp.create_file(Some("mscp"), "fill", 0, 1).unwrap();
+    let filled =
+        (0..1200usize).rev().step_by(4).find(|n| small.csp.write_file(Some("mscp"), "fill", &vec![7; *n]).is_ok());
+    assert!(filled.is_some_and(|n| n > 500), "{filled:?}");
+    assert_eq!(ffi::create_directory(small.cd(), "full", 1), code::SCARD_E_NO_MEMORY);
+    assert_eq!(err(small.csp.enum_files(Some("full"))), code::SCARD_E_DIR_NOT_FOUND);
+    let next = small.another(&AcquireOptions::default());
+    assert_eq!(err(next.csp.enum_files(Some("full"))), code::SCARD_E_DIR_NOT_FOUND);
+}
+
+/// Items: 98, 99, 100, 101, 102
+///
+/// GIDS: `CardGetFileInfo` (versions, sizes, the access condition of the file's EF),
+/// `CardWriteFile` (whole content, growing and shrinking, missing files, access, and
+/// `SCARD_E_WRITE_TOO_MANY` when the card is full), `CardDeleteFile`, `CardEnumFiles` (the
+/// multi-string, empty and missing directories, everyone lists) and `CardQueryFreeSpace`
+/// (containers from the 126 key references, bytes unknown), all on the card.
+#[test]
+fn items_98_99_100_101_102_gids_file_functions() {
+    let _g = serial();
+    let ctx = open_gids();
+    let (c, cd) = (&ctx.csp, ctx.cd());
+    // CardGetFileInfo (item 98): version 0 is taken as 1, above 1 is a mismatch.
+    assert_eq!(ffi::file_info(cd, None, "cardid", 0), (0, 16, 3));
+    assert_eq!(ffi::file_info(cd, None, "cardid", 1), (0, 16, 3));
+    assert_eq!(ffi::file_info(cd, None, "cardcf", 1), (0, 6, 1));
+    assert_eq!(ffi::file_info(cd, None, "cardid", 2).0, code::ERROR_REVISION_MISMATCH);
+    let kxc00 = ctx.sim.certificate_file(0).unwrap();
+    assert_eq!(ffi::file_info(cd, Some("mscp"), "kxc00", 1), (0, u32::try_from(kxc00.len()).unwrap(), 1));
+    assert_eq!(ffi::file_info(cd, Some("mscp"), "nofile", 1).0, code::SCARD_E_FILE_NOT_FOUND);
+    assert_eq!(ffi::file_info(cd, Some("nodir"), "f", 1).0, code::SCARD_E_DIR_NOT_FOUND);
+    ctx.user();
+    c.create_file(Some("mscp"), "secret", 0, 5).unwrap();
+    assert_eq!(ffi::file_info(cd, Some("mscp"), "secret", 1), (0, 0, 5), "a new file: size 0, its AC");
+    // CardWriteFile (item 99): grows and shrinks, replaces the whole content, on the card.
+    for len in [10, 1000, 3, 0, 2000] {
+        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        c.write_file(Some("mscp"), "secret", &data).unwrap();
+        assert_eq!(c.read_file(Some("mscp"), "secret").unwrap(), data);
+        assert_eq!(c.file_info(Some("mscp"), "secret").unwrap().0, u32::try_from(len).unwrap());
+        let next = ctx.another(&AcquireOptions::default());
+        next.user();
+        assert_eq!(next.csp.read_file(Some("mscp"), "secret").unwrap(), data, "{len} bytes on the card");
+    }
+    assert_eq!(err(c.write_file(Some("mscp"), "nofile", b"x")), code::SCARD_E_FILE_NOT_FOUND);
+    assert_eq!(err(c.write_file(Some("nodir"), "f", b"x")), code::SCARD_E_DIR_NOT_FOUND);
+    assert_eq!(err(c.write_file(None, "cardid", &[0; 16])), code::SCARD_W_SECURITY_VIOLATION, "admin writes cardid");
+    c.create_file(Some("mscp"), "pub", 0, 1).unwrap();
+    c.write_file(Some("mscp"), "pub", b"public").unwrap();
+    c.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    // Without authentication: readable files read, the rest is a security violation.
+    assert_eq!(c.read_file(Some("mscp"), "pub").unwrap(), b"public");
+    assert_eq!(err(c.read_file(Some("mscp"), "secret")), code::SCARD_W_SECURITY_VIOLATION);
+    assert_eq!(ffi::file_info(cd, Some("mscp"), "secret", 1).0, code::SCARD_W_SECURITY_VIOLATION, "Read is needed");
+    assert_eq!(err(c.write_file(Some("mscp"), "pub", b"x")), code::SCARD_W_SECURITY_VIOLATION);
+    assert_eq!(err(c.write_file(None, "cardcf", &[0; 6])), code::SCARD_W_SECURITY_VIOLATION);
+    // CardDeleteFile (item 100).
+    assert_eq!(err(c.delete_file(Some("mscp"), "pub")), code::SCARD_W_SECURITY_VIOLATION);
+    ctx.user();
+    assert_eq!(err(c.delete_file(Some("mscp"), "nofile")), code::SCARD_E_FILE_NOT_FOUND);
+    assert_eq!(err(c.delete_file(Some("nodir"), "f")), code::SCARD_E_DIR_NOT_FOUND);
+    assert_eq!(err(c.delete_file(None, "cardid")), code::SCARD_W_SECURITY_VIOLATION, "needs Write on the file");
+    c.delete_file(Some("mscp"), "pub").unwrap();
+    assert_eq!(err(c.read_file(Some("mscp"), "pub")), code::SCARD_E_FILE_NOT_FOUND);
+    let next = ctx.another(&AcquireOptions::default());
+    assert_eq!(err(next.csp.read_file(Some("mscp"), "pub")), code::SCARD_E_FILE_NOT_FOUND, "gone from the card");
+    drop(next);
+    // CardEnumFiles (item 101).
+    let (rv, block, cb) = ffi::enum_files_bytes(cd, Some(b"mscp"));
+    assert_eq!(rv, 0);
+    assert_eq!(cb as usize, block.len());
+    assert_eq!(block, b"cmapfile\0kxc00\0kxc01\0secret\0\0");
+    c.create_directory("empty", 1).unwrap();
+    assert_eq!(ffi::enum_files_bytes(cd, Some(b"empty")).0, code::SCARD_E_FILE_NOT_FOUND, "an empty directory");
+    assert_eq!(ffi::enum_files_bytes(cd, Some(b"nodir")).0, code::SCARD_E_DIR_NOT_FOUND);
+    c.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    let (_, root, _) = ffi::enum_files_bytes(cd, None);
+    assert_eq!(root, b"cardid\0cardapps\0cardcf\0\0", "everyone lists (the master file's order)");
+    // CardQueryFreeSpace (item 102): 2 of the 126 containers used, bytes unknown.
+    assert_eq!(ffi::free_space(cd, 0, 1), (0, [1, misc::VALUE_UNKNOWN, 124, 126]));
+    assert_eq!(ffi::free_space(cd, 0, 0), (0, [1, misc::VALUE_UNKNOWN, 124, 126]));
+    assert_eq!(ffi::free_space(cd, 0, 2).0, code::ERROR_REVISION_MISMATCH);
+    assert_eq!(ffi::free_space(cd, 1, 1).0, code::SCARD_E_INVALID_PARAMETER);
+    ctx.user();
+    c.create_container(2, misc::CREATE_CONTAINER_KEY_GEN, keyspec::AT_KEYEXCHANGE, 1024, None).unwrap();
+    assert_eq!(ffi::free_space(cd, 0, 1).1[2], 123, "one container fewer");
+    // A full card: the write that does not fit is SCARD_E_WRITE_TOO_MANY, and changes nothing.
+    let small = open_sim(GidsSim::builder(b"checklist-small").capacity(1200).build().unwrap());
+    small.user();
+    small.csp.create_file(Some("mscp"), "big", 0, 1).unwrap();
+    small.csp.write_file(Some("mscp"), "big", &[1; 100]).unwrap();
+    assert_eq!(err(small.csp.write_file(Some("mscp"), "big", &[2; 4000])), code::SCARD_E_WRITE_TOO_MANY);
+    assert_eq!(small.csp.read_file(Some("mscp"), "big").unwrap(), [1; 100]);
+    let next = small.another(&AcquireOptions::default());
+    assert_eq!(next.csp.read_file(Some("mscp"), "big").unwrap(), [1; 100]);
+}
+
 /// Items: 103
 ///
 /// The file access conditions through the driver, for everyone, the user and the
@@ -2904,7 +3078,11 @@ fn items_98_99_100_101_102_file_functions() {
 #[test]
 fn item_103_file_access_conditions() {
     let _g = serial();
-    let ctx = open();
+    on_both_edges(access_conditions::<PivSim>, access_conditions::<GidsSim>);
+}
+
+fn access_conditions<S: SimCard>() {
+    let ctx = open_std::<S>();
     let c = &ctx.csp;
     // (name, AC, [everyone R, W], [user R, W], [admin R, W])
     let table: [(&str, i32, [bool; 2], [bool; 2], [bool; 2]); 5] = [
