@@ -397,6 +397,7 @@ impl Context {
         cache: &mut dyn CspCache,
     ) -> Result<()> {
         self.writable()?;
+        self.edge.check_new_key(index, &key, pin_id)?;
         self.with_contents(cache, |e| e.create_container(index, key, pin_id))?;
         self.changed(cache);
         Ok(())
