@@ -3166,6 +3166,62 @@ fn items_105_106_154_165_write_simulation_lasts_for_the_insertion() {
     assert_eq!(c.read_file(None, "cardcf").unwrap(), bumped.encode());
 }
 
+/// Items: 105, 106, 154, 165
+///
+/// GIDS: no write simulation (items 105 and 165 do not apply: the card stores every file
+/// natively, GIDS electrical profile). Each change made as the Base CSP makes it (read
+/// `cardcf`, bump the files counter, write `cardcf`, then the change; Minidriver Specification
+/// §5.4.3) is stored on the card, and `cardcf` reads back exactly what the CSP wrote: the
+/// driver's own freshness bump is covered by the CSP's (item 154). The CSP's `cmapfile` is
+/// stored byte for byte (item 106). Everything is still there after a reset and for the next
+/// context (what a write-simulating driver would lose).
+#[test]
+fn items_105_106_154_165_gids_no_write_simulation_every_write_is_on_the_card() {
+    let _g = serial();
+    let ctx = open_gids();
+    ctx.control.reconnect.store(true, Ordering::SeqCst);
+    let c = &ctx.csp;
+    ctx.user();
+    let cmap = c.read_file(Some("mscp"), "cmapfile").unwrap();
+    let mut map = vfs::cmapfile::ContainerMap::decode(&cmap).unwrap();
+    map.delete(1);
+    let new_map = map.encode();
+    let changes: [(&str, Box<dyn Fn()>); 7] = [
+        ("create msroots", Box::new(|| c.create_file(Some("mscp"), "msroots", 0, 1).unwrap())),
+        ("write msroots", Box::new(|| c.write_file(Some("mscp"), "msroots", b"pkcs7").unwrap())),
+        ("create app", Box::new(|| c.create_directory("app", 1).unwrap())),
+        ("create app/data", Box::new(|| c.create_file(Some("app"), "data", 0, 5).unwrap())),
+        ("write app/data", Box::new(|| c.write_file(Some("app"), "data", b"kept").unwrap())),
+        ("rewrite cmapfile", Box::new(|| c.write_file(Some("mscp"), "cmapfile", &new_map).unwrap())),
+        ("create app/gone", Box::new(|| c.create_file(Some("app"), "gone", 0, 1).unwrap())),
+    ];
+    let mut last = Vec::new();
+    for (what, change) in &changes {
+        let mut cf = vfs::cardcf::CacheFile::decode(&c.read_file(None, "cardcf").unwrap()).unwrap();
+        cf.bump_files();
+        c.write_file(None, "cardcf", &cf.encode()).unwrap();
+        change();
+        assert_eq!(c.read_file(None, "cardcf").unwrap(), cf.encode(), "{what}: exactly what the CSP wrote");
+        assert_eq!(ctx.sim.data_object(GIDS_CARDCF.0, GIDS_CARDCF.1).unwrap(), cf.encode(), "{what}: on the card");
+        last = cf.encode();
+    }
+    assert_eq!(c.read_file(Some("mscp"), "cmapfile").unwrap(), new_map);
+    assert_eq!(err(c.container_info(1)), code::SCARD_E_NO_KEY_CONTAINER, "the CSP's map is the card's map");
+    // A reset, then the next context: everything is on the card.
+    ctx.slot.reset();
+    let _ = c.get_challenge();
+    for ctx in [&ctx, &ctx.another(&AcquireOptions::default())] {
+        let c = &ctx.csp;
+        assert_eq!(c.read_file(None, "cardcf").unwrap(), last);
+        assert_eq!(c.read_file(Some("mscp"), "msroots").unwrap(), b"pkcs7");
+        assert_eq!(c.read_file(Some("mscp"), "cmapfile").unwrap(), new_map);
+        assert_eq!(c.enum_files(Some("app")).unwrap(), ["data", "gone"]);
+        ctx.user();
+        assert_eq!(c.read_file(Some("app"), "data").unwrap(), b"kept");
+        assert_eq!(c.file_info(Some("app"), "data").unwrap(), (4, 5));
+    }
+}
+
 /// Items: 106, 107, 108, 133
 ///
 /// `cmapfile` records (flags, zero records for empty slots, little-endian sizes that match the
@@ -3226,6 +3282,69 @@ fn items_106_107_108_133_cmapfile_cardid_and_the_blank_card() {
 }
 
 // ===== J. Properties =====
+
+/// Items: 106, 107, 108, 133
+///
+/// GIDS: the `cmapfile` the card stores (one 86-byte record per container, flags VALID | DEFAULT
+/// for the first, little-endian sizes equal to the key blobs', GUID names of at most 39
+/// characters without `\`), the same for every context; `cardid` (16 bytes, A012/DF20) equal
+/// to `CP_CARD_GUID` and unique per card. Item 108 applies as on PIV: an initialised GIDS card
+/// without containers already holds every file of the card-creation sequence, which ends at
+/// `ERROR_FILE_EXISTS`. A factory-new GIDS card (no file system yet) is initialised with the
+/// GIDS electrical profile (Minidriver Specification Appendix C: PIN, administrator key, EFs),
+/// which takes commands outside the minidriver interface; the driver reports its missing
+/// `cardid` and `cardcf` as missing files, not as a missing key container.
+#[test]
+fn items_106_107_108_133_gids_cmapfile_cardid_and_the_blank_card() {
+    let _g = serial();
+    let ctx = open_gids();
+    let bytes = ctx.csp.read_file(Some("mscp"), "cmapfile").unwrap();
+    assert_eq!(bytes.len(), 2 * 86);
+    assert_eq!(bytes, ctx.sim.data_object(0xA010, 0xDF23).unwrap(), "the card's own cmapfile");
+    let map = vfs::cmapfile::ContainerMap::decode(&bytes).unwrap();
+    assert_eq!(map.records()[0].flags(), 0x03, "the default container: VALID | DEFAULT");
+    assert_eq!(map.records()[1].flags(), 0x01);
+    assert_eq!(map.valid().filter(|(_, r)| r.is_default()).count(), 1);
+    for (i, r) in map.valid() {
+        let name = r.name();
+        assert!(name.len() <= 39 && !name.contains('\\'), "{name}");
+        let raw = &bytes[i * 86..i * 86 + 86];
+        let units: Vec<u16> = raw[..80].chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        assert_eq!(units[name.len()], 0, "NUL-terminated");
+        let (sig, kx) = ctx.csp.container_info(u8::try_from(i).unwrap()).unwrap();
+        assert!(sig.is_empty(), "key-exchange containers");
+        let bits = u16::try_from(dword(&kx[12..16])).unwrap();
+        let (w_sig, w_kx) = (u16::from_le_bytes([raw[82], raw[83]]), u16::from_le_bytes([raw[84], raw[85]]));
+        assert_eq!((w_sig, w_kx), (0, bits), "record {i}");
+    }
+    assert_eq!(map.records()[1].key_exchange_key_size_bits(), 3072, "RSA-3072 in container 1");
+    let again = ctx.another(&AcquireOptions::default());
+    assert_eq!(again.csp.read_file(Some("mscp"), "cmapfile").unwrap(), bytes);
+    let cardid = ctx.csp.read_file(None, "cardid").unwrap();
+    assert_eq!(cardid, ctx.sim.cardid());
+    assert_eq!(ctx.csp.get_property(prop::CARD_GUID, 0).unwrap(), cardid);
+    assert_eq!(again.csp.read_file(None, "cardid").unwrap(), cardid);
+    let other = open_sim(GidsSim::other());
+    assert_ne!(other.csp.read_file(None, "cardid").unwrap(), cardid, "another card, another cardid");
+    // An initialised card without containers (item 108).
+    let blank = open_sim(GidsSim::builder(b"checklist-blank").build().unwrap());
+    let b = &blank.csp;
+    assert_eq!(b.read_file(None, "cardid").unwrap().len(), 16);
+    assert_eq!(b.read_file(None, "cardcf").unwrap().len(), 6);
+    assert_eq!(b.read_file(None, "cardapps").unwrap(), b"mscp\0\0\0\0");
+    assert_eq!(b.enum_files(Some("mscp")).unwrap(), ["cmapfile"]);
+    assert!(b.read_file(Some("mscp"), "cmapfile").unwrap().is_empty(), "initially empty");
+    blank.user();
+    assert_eq!(err(b.create_file(None, "cardid", 16, 3)), code::ERROR_FILE_EXISTS);
+    assert_eq!(err(b.create_file(None, "cardcf", 6, 1)), code::ERROR_FILE_EXISTS);
+    assert_eq!(err(b.create_file(None, "cardapps", 8, 1)), code::ERROR_FILE_EXISTS);
+    assert_eq!(err(b.create_directory("mscp", 1)), code::ERROR_FILE_EXISTS);
+    assert_eq!(err(b.create_file(Some("mscp"), "cmapfile", 0, 1)), code::ERROR_FILE_EXISTS);
+    // A factory-new card.
+    let new = open_sim(GidsSim::factory_new());
+    assert_eq!(err(new.csp.read_file(None, "cardid")), code::SCARD_E_FILE_NOT_FOUND);
+    assert_eq!(err(new.csp.read_file(None, "cardcf")), code::SCARD_E_FILE_NOT_FOUND);
+}
 
 /// Items: 110, 111, 112
 ///
@@ -3655,6 +3774,347 @@ fn item_127_container_creation_needs_the_piv_management_key() {
 }
 
 // ===== L. Cryptographic operations =====
+
+/// A CAPI `PRIVATEKEYBLOB` of an RSA key (unencrypted PKCS#8 DER): `BLOBHEADER` {7, 2, 0,
+/// `alg`}, `RSAPUBKEY` {"RSA2", bitlen, pubexp}, then n, p, q, dp, dq, qinv, d, little-endian
+/// (Microsoft "Base Provider Key BLOBs").
+fn private_key_blob(pkcs8: &[u8], alg: u32) -> Vec<u8> {
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::traits::{PrivateKeyParts, PublicKeyParts};
+    let k = rsa::RsaPrivateKey::from_pkcs8_der(pkcs8).unwrap();
+    let bits = k.n().bits();
+    let le = |v: &[u8], len: usize| {
+        let mut x: Vec<u8> = v.iter().rev().copied().collect();
+        x.resize(len, 0);
+        x
+    };
+    let (full, half) = (bits as usize / 8, bits as usize / 16);
+    let mut out = vec![7, 2, 0, 0];
+    out.extend_from_slice(&alg.to_le_bytes());
+    out.extend_from_slice(b"RSA2");
+    out.extend_from_slice(&bits.to_le_bytes());
+    out.extend_from_slice(&65537u32.to_le_bytes());
+    let (p, q) = (&k.primes()[0], &k.primes()[1]);
+    out.extend(le(&k.n().to_be_bytes_trimmed_vartime(), full));
+    out.extend(le(&p.to_be_bytes_trimmed_vartime(), half));
+    out.extend(le(&q.to_be_bytes_trimmed_vartime(), half));
+    out.extend(le(&k.dp().unwrap().to_be_bytes_trimmed_vartime(), half));
+    out.extend(le(&k.dq().unwrap().to_be_bytes_trimmed_vartime(), half));
+    out.extend(le(&k.qinv().unwrap().retrieve().to_be_bytes_trimmed_vartime(), half));
+    out.extend(le(&k.d().to_be_bytes_trimmed_vartime(), full));
+    out
+}
+
+/// The Base CSP's compressed certificate file, as GIDS cards store `mscp/kxcNN`
+/// (`fCertificateCompression` FALSE: the CSP compresses): `01 00 | LE16 length | zlib(DER)`.
+fn compressed_certificate(der: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = vec![0x01, 0x00];
+    out.extend_from_slice(&u16::try_from(der.len()).unwrap().to_le_bytes());
+    let mut z = flate2::write::ZlibEncoder::new(out, flate2::Compression::default());
+    z.write_all(der).unwrap();
+    z.finish().unwrap()
+}
+
+/// The RSA modulus of a CAPI `PUBLICKEYBLOB`, big-endian, checked against the blob's header.
+fn publickeyblob_modulus(blob: &[u8], alg: u32) -> Vec<u8> {
+    assert_eq!(&blob[..4], &[6, 2, 0, 0], "PUBLICKEYBLOB, CUR_BLOB_VERSION");
+    assert_eq!(dword(&blob[4..8]), alg);
+    assert_eq!(&blob[8..12], b"RSA1");
+    let bits = dword(&blob[12..16]) as usize;
+    assert_eq!(blob.len(), 20 + bits / 8, "20 + n bytes");
+    le(blob[20..].to_vec())
+}
+
+/// An RSA public key's modulus, big-endian, without leading zeros.
+fn modulus(key: &rsa::RsaPublicKey) -> Vec<u8> {
+    rsa::traits::PublicKeyParts::n(key).to_be_bytes_trimmed_vartime().to_vec()
+}
+
+/// Items: 9, 122, 123, 124, 125, 128, 129, 130, 131
+///
+/// GIDS containers: the CSP's index is the container (index `i` is key file `B0 || 81+i`, its
+/// `cmapfile` and keymap records), up to 126; key generation's key specs and sizes (RSA 1024 to
+/// 4096 in steps of 1024; every ECC key spec defined but unsupported, P-521 included; undefined
+/// specs, wrong sizes and flags invalid; checked first and without card I/O); out-of-range
+/// indexes; an existing container overwritten; `CardCreateContainerEx`'s PIN id (the user PIN
+/// only); deleting what is not there; `CardGetContainerInfo`'s versions and empty containers;
+/// the RSA `PUBLICKEYBLOB` (item 131: CALG_RSA_KEYX or CALG_RSA_SIGN by slot, "RSA1", bit
+/// length, exponent, little-endian modulus equal to the card's key). Item 132 (ECC blobs) does
+/// not apply: GIDS keys are RSA.
+#[test]
+fn items_122_to_125_128_to_131_gids_containers() {
+    let _g = serial();
+    let ctx = open_gids();
+    let cd = ctx.cd();
+    ctx.user();
+    let keygen = misc::CREATE_CONTAINER_KEY_GEN;
+    let apdus = ctx.apdus();
+    let unsupported = [
+        ("ECDSA P-256", ffi::create_container(cd, 2, keygen, keyspec::AT_ECDSA_P256, 0, None, None)),
+        ("ECDSA P-384", ffi::create_container(cd, 2, keygen, keyspec::AT_ECDSA_P384, 0, None, None)),
+        ("ECDSA P-521", ffi::create_container(cd, 2, keygen, keyspec::AT_ECDSA_P521, 0, None, None)),
+        ("ECDH P-256", ffi::create_container(cd, 2, keygen, keyspec::AT_ECDHE_P256, 0, None, None)),
+        ("ECDH P-384, Ex", ffi::create_container(cd, 2, keygen, keyspec::AT_ECDHE_P384, 0, None, Some(1))),
+        ("ECDH P-521, Ex, PinId 9", ffi::create_container(cd, 2, keygen, keyspec::AT_ECDHE_P521, 0, None, Some(9))),
+    ];
+    for (what, rv) in unsupported {
+        assert_eq!(rv, code::SCARD_E_UNSUPPORTED_FEATURE, "{what}");
+    }
+    let invalid = [
+        ("flags 0", ffi::create_container(cd, 2, 0, keyspec::AT_KEYEXCHANGE, 2048, None, None)),
+        ("flags 3", ffi::create_container(cd, 2, 3, keyspec::AT_KEYEXCHANGE, 2048, None, None)),
+        ("key spec 0", ffi::create_container(cd, 2, keygen, 0, 2048, None, None)),
+        ("key spec 9", ffi::create_container(cd, 2, keygen, 9, 2048, None, None)),
+        ("RSA 1000", ffi::create_container(cd, 2, keygen, keyspec::AT_KEYEXCHANGE, 1000, None, None)),
+        ("RSA 1536", ffi::create_container(cd, 2, keygen, keyspec::AT_KEYEXCHANGE, 1536, None, None)),
+        ("RSA 512", ffi::create_container(cd, 2, keygen, keyspec::AT_SIGNATURE, 512, None, None)),
+        ("RSA 8192", ffi::create_container(cd, 2, keygen, keyspec::AT_SIGNATURE, 8192, None, None)),
+        ("RSA 0", ffi::create_container(cd, 2, keygen, keyspec::AT_KEYEXCHANGE, 0, None, None)),
+        ("Ex PinId 8", ffi::create_container(cd, 2, keygen, keyspec::AT_KEYEXCHANGE, 1024, None, Some(8))),
+        ("Ex ROLE_ADMIN", ffi::create_container(cd, 2, keygen, keyspec::AT_KEYEXCHANGE, 1024, None, Some(2))),
+        ("Ex PinId 3", ffi::create_container(cd, 2, keygen, keyspec::AT_KEYEXCHANGE, 1024, None, Some(3))),
+    ];
+    for (what, rv) in invalid {
+        assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "{what}");
+    }
+    assert_eq!(ctx.apdus(), apdus, "no card I/O for a refused request");
+    // Out of range (item 125): the 126 key references 81..FE.
+    for index in [126, 200, 255] {
+        let rv = ffi::create_container(cd, index, keygen, keyspec::AT_KEYEXCHANGE, 1024, None, None);
+        assert_eq!(rv, code::SCARD_E_NO_KEY_CONTAINER, "index {index}");
+    }
+    assert_eq!(ctx.apdus(), apdus, "an index no key reference has is refused without card I/O");
+    // Index = container (item 122): generation in container 2 (key file B083), Ex with the user PIN.
+    assert_eq!(ffi::create_container(cd, 2, keygen, keyspec::AT_SIGNATURE, 1024, None, Some(pin::ROLE_USER)), 0);
+    let (sig, kx) = ctx.csp.container_info(2).unwrap();
+    assert!(kx.is_empty(), "a signature key in the signature slot");
+    let spki = ctx.sim.public_key(0x83).unwrap();
+    let key = crypto::public_key_from_spki(&spki).unwrap();
+    assert_eq!(publickeyblob_modulus(&sig, crypt::CALG_RSA_SIGN), modulus(&key));
+    assert_eq!(dword(&sig[16..20]), 65537);
+    let map = vfs::cmapfile::ContainerMap::decode(&ctx.csp.read_file(Some("mscp"), "cmapfile").unwrap()).unwrap();
+    assert_eq!(map.records()[2].sig_key_size_bits(), 1024, "its cmapfile record");
+    assert_eq!(ctx.csp.get_container_property(2, prop::PIN_IDENTIFIER).unwrap(), pin::ROLE_USER.to_le_bytes());
+    sign_verified(&ctx, 2, &Sha256::digest(b"new key"));
+    // Overwritten by a new key (item 125), of another size and kind.
+    assert_eq!(ffi::create_container(cd, 2, keygen, keyspec::AT_KEYEXCHANGE, 2048, None, None), 0);
+    let (sig2, kx2) = ctx.csp.container_info(2).unwrap();
+    assert!(sig2.is_empty() && kx2.len() == 20 + 256, "the existing container was overwritten");
+    assert_ne!(ctx.sim.public_key(0x83).unwrap(), spki, "a new key on the card");
+    let map = vfs::cmapfile::ContainerMap::decode(&ctx.csp.read_file(Some("mscp"), "cmapfile").unwrap()).unwrap();
+    assert_eq!(map.records()[2].key_exchange_key_size_bits(), 2048);
+    assert_eq!(map.valid().count(), 3);
+    sign_verified(&ctx, 2, &Sha256::digest(b"overwritten"));
+    // CardDeleteContainer (item 129): nothing there is success; a real one goes.
+    for index in [5, 125, 126, 255] {
+        assert_eq!(ffi::delete_container(cd, index, 0), 0, "index {index}");
+    }
+    assert_eq!(ffi::delete_container(cd, 2, 0), 0);
+    assert_eq!(err(ctx.csp.container_info(2)), code::SCARD_E_NO_KEY_CONTAINER);
+    assert_eq!(ctx.sim.public_key(0x83), None, "the key file is gone");
+    // CardGetContainerInfo (item 130): versions, empty containers, no authentication needed.
+    for (what, rv) in ffi::structure_version_codes(cd, 2) {
+        assert_eq!(rv, code::ERROR_REVISION_MISMATCH, "{what} version 2 (checked first)");
+    }
+    ctx.csp.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    for index in [2, 3, 125, 126, 255] {
+        assert_eq!(ffi::container_info_blobs(cd, index, 0).0, code::SCARD_E_NO_KEY_CONTAINER, "index {index}");
+    }
+    // RSA blobs (item 131) of the card's own keys: key exchange, 2048 and 3072 bits.
+    for (index, bits) in [(0u8, 2048), (1, 3072)] {
+        let (rv, sig, kx) = ffi::container_info_blobs(cd, index, 0);
+        assert_eq!(rv, 0);
+        assert!(sig.is_none(), "an absent key: NULL and 0");
+        let kx = kx.unwrap();
+        assert_eq!(dword(&kx[12..16]), bits);
+        let key = ctx.rsa(index);
+        assert_eq!(publickeyblob_modulus(&kx, crypt::CALG_RSA_KEYX), modulus(&key));
+    }
+}
+
+/// Items: 9, 123, 124, 125, 126, 127
+///
+/// GIDS imports keys (`CARD_CREATE_CONTAINER_KEY_IMPORT`, PUT KEY, GIDS v2.0): a CAPI
+/// `PRIVATEKEYBLOB` of a test-vector key becomes the container's key (its public key reads back
+/// as the test vector's, it signs and decrypts, verified with that public key), in every GIDS
+/// size, over an existing container too. The blob is validated before any card I/O (item 126):
+/// a wrong type, version, magic, algorithm or bit length, a size the card lacks, an
+/// `aiKeyAlg` that does not fit `dwKeySpec`, an ECC key spec, a NULL blob: refused with no
+/// APDU. A failed import (no user PIN, the administrator alone: item 127) leaves the card as it
+/// was. `dwKeySize` is not compared with the blob: the specification asks for the bit length,
+/// but the Base CSP's own card test passes the blob's byte count, and the blob's validated
+/// `bitlen` is what matters.
+#[test]
+fn items_123_124_125_126_127_gids_key_import() {
+    let _g = serial();
+    let ctx = open_gids();
+    let cd = ctx.cd();
+    let import = misc::CREATE_CONTAINER_KEY_IMPORT;
+    let keyx = private_key_blob(test_vectors::keys::RSA_2048_A, crypt::CALG_RSA_KEYX);
+    let cmap = ctx.csp.read_file(Some("mscp"), "cmapfile").unwrap();
+    // Without the user PIN, and as the administrator alone: refused by the card, nothing left.
+    assert_eq!(
+        ffi::create_container(cd, 2, import, keyspec::AT_KEYEXCHANGE, 2048, Some(&keyx), None),
+        code::SCARD_W_SECURITY_VIOLATION
+    );
+    ctx.admin();
+    assert_eq!(
+        ffi::create_container(cd, 2, import, keyspec::AT_KEYEXCHANGE, 2048, Some(&keyx), None),
+        code::SCARD_W_SECURITY_VIOLATION,
+        "only users create containers"
+    );
+    assert_eq!(ctx.csp.read_file(Some("mscp"), "cmapfile").unwrap(), cmap, "the failed imports changed nothing");
+    assert_eq!(err(ctx.csp.container_info(2)), code::SCARD_E_NO_KEY_CONTAINER);
+    assert_eq!(ctx.sim.public_key(0x83), None, "no key file left behind");
+    ctx.csp.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    ctx.user();
+    // Malformed blobs and mismatched arguments: refused before card I/O.
+    let mut bad_type = keyx.clone();
+    bad_type[0] = 6;
+    let mut bad_version = keyx.clone();
+    bad_version[1] = 1;
+    let mut bad_magic = keyx.clone();
+    bad_magic[8..12].copy_from_slice(b"RSA1");
+    let mut bad_alg = keyx.clone();
+    bad_alg[4..8].copy_from_slice(&crypt::CALG_SHA_256.to_le_bytes());
+    let mut bad_bits = keyx.clone();
+    bad_bits[12..16].copy_from_slice(&100u32.to_le_bytes());
+    let small = {
+        let mut b = keyx.clone();
+        b[12..16].copy_from_slice(&512u32.to_le_bytes());
+        b.truncate(20 + 64 * 2 + 32 * 5);
+        b
+    };
+    let signature_blob = private_key_blob(test_vectors::keys::RSA_2048_A, crypt::CALG_RSA_SIGN);
+    let apdus = ctx.apdus();
+    let cases: [(&str, u32, Option<&[u8]>, u32); 10] = [
+        ("PUBLICKEYBLOB type", keyspec::AT_KEYEXCHANGE, Some(&bad_type), code::SCARD_E_INVALID_PARAMETER),
+        ("blob version 1", keyspec::AT_KEYEXCHANGE, Some(&bad_version), code::SCARD_E_INVALID_PARAMETER),
+        ("RSA1 magic", keyspec::AT_KEYEXCHANGE, Some(&bad_magic), code::SCARD_E_INVALID_PARAMETER),
+        ("aiKeyAlg not RSA", keyspec::AT_KEYEXCHANGE, Some(&bad_alg), code::SCARD_E_INVALID_PARAMETER),
+        ("bitlen 100", keyspec::AT_KEYEXCHANGE, Some(&bad_bits), code::SCARD_E_INVALID_PARAMETER),
+        ("RSA-512: a size GIDS lacks", keyspec::AT_KEYEXCHANGE, Some(&small), code::SCARD_E_INVALID_PARAMETER),
+        (
+            "CALG_RSA_SIGN for AT_KEYEXCHANGE",
+            keyspec::AT_KEYEXCHANGE,
+            Some(&signature_blob),
+            code::SCARD_E_INVALID_PARAMETER,
+        ),
+        ("CALG_RSA_KEYX for AT_SIGNATURE", keyspec::AT_SIGNATURE, Some(&keyx), code::SCARD_E_INVALID_PARAMETER),
+        ("an ECC key spec", keyspec::AT_ECDSA_P256, Some(&keyx), code::SCARD_E_UNSUPPORTED_FEATURE),
+        ("no blob", keyspec::AT_KEYEXCHANGE, None, code::SCARD_E_INVALID_PARAMETER),
+    ];
+    for (what, spec, blob, expected) in cases {
+        assert_eq!(ffi::create_container(cd, 2, import, spec, 2048, blob, None), expected, "{what}");
+    }
+    assert_eq!(
+        ffi::create_container(cd, 2, import, 9, 2048, Some(&keyx), None),
+        code::SCARD_E_INVALID_PARAMETER,
+        "key spec 9"
+    );
+    assert_eq!(
+        ffi::create_container(cd, 2, import, keyspec::AT_KEYEXCHANGE, 2048, Some(&keyx), Some(2)),
+        code::SCARD_E_INVALID_PARAMETER,
+        "Ex ROLE_ADMIN"
+    );
+    assert_eq!(
+        ffi::create_container(cd, 130, import, keyspec::AT_KEYEXCHANGE, 2048, Some(&keyx), None),
+        code::SCARD_E_NO_KEY_CONTAINER
+    );
+    assert_eq!(ctx.apdus(), apdus, "validated before any card I/O");
+    // The import, in every GIDS size and both slots; container 2 each time (overwritten).
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let vectors: [(&[u8], &[u8], u32, u32); 5] = [
+        (
+            test_vectors::keys::RSA_2048_A,
+            test_vectors::keys::RSA_2048_A_SPKI,
+            keyspec::AT_KEYEXCHANGE,
+            crypt::CALG_RSA_KEYX,
+        ),
+        (
+            test_vectors::keys::RSA_1024,
+            test_vectors::keys::RSA_1024_SPKI,
+            keyspec::AT_KEYEXCHANGE,
+            crypt::CALG_RSA_KEYX,
+        ),
+        (test_vectors::keys::RSA_3072, test_vectors::keys::RSA_3072_SPKI, keyspec::AT_SIGNATURE, crypt::CALG_RSA_SIGN),
+        (
+            test_vectors::keys::RSA_4096,
+            test_vectors::keys::RSA_4096_SPKI,
+            keyspec::AT_KEYEXCHANGE,
+            crypt::CALG_RSA_KEYX,
+        ),
+        (
+            test_vectors::keys::RSA_2048_C,
+            test_vectors::keys::RSA_2048_C_SPKI,
+            keyspec::AT_KEYEXCHANGE,
+            crypt::CALG_RSA_KEYX,
+        ),
+    ];
+    for (pkcs8, spki, spec, alg) in vectors {
+        let blob = private_key_blob(pkcs8, alg);
+        let key = crypto::public_key_from_spki(spki).unwrap();
+        let bits = u32::try_from(rsa::traits::PublicKeyParts::size(&key) * 8).unwrap();
+        // dwKeySize as the Base CSP's own test passes it for an import: the blob's byte count.
+        let size = u32::try_from(blob.len()).unwrap();
+        assert_eq!(ffi::create_container(cd, 2, import, spec, size, Some(&blob), None), 0, "RSA-{bits}");
+        assert_eq!(ctx.sim.public_key(0x83).unwrap(), spki, "RSA-{bits}: the test vector's key is on the card");
+        let (sig, kx) = ctx.csp.container_info(2).unwrap();
+        let blob = if spec == keyspec::AT_SIGNATURE { &sig } else { &kx };
+        assert_eq!(publickeyblob_modulus(blob, alg), modulus(&key));
+        let hash = Sha256::digest(bits.to_le_bytes()).to_vec();
+        let signed = ctx.csp.sign_data(2, spec, crypt::CALG_SHA_256, 0, &hash, None).unwrap();
+        crypto::verify_pkcs1(&key, Some(HashAlg::Sha256), &hash, &le(signed)).unwrap();
+        if spec == keyspec::AT_KEYEXCHANGE {
+            let ct = le(key.encrypt(&mut rng, rsa::Pkcs1v15Encrypt, b"imported key").unwrap());
+            assert_eq!(le(ctx.csp.rsa_decrypt(2, &ct, 2, &Padding::Pkcs1(None)).unwrap()), b"imported key");
+        }
+    }
+    let map = vfs::cmapfile::ContainerMap::decode(&ctx.csp.read_file(Some("mscp"), "cmapfile").unwrap()).unwrap();
+    assert_eq!(map.records()[2].key_exchange_key_size_bits(), 2048, "the last import's record");
+    // The next context sees the imported key.
+    let next = ctx.another(&AcquireOptions::default());
+    assert_eq!(next.csp.container_info(2).unwrap().1, ctx.csp.container_info(2).unwrap().1);
+}
+
+/// Items: 127
+///
+/// GIDS: only users create containers, as the specification says: key generation needs the
+/// user PIN (the key files' security attributes), and the administrator alone is refused with
+/// `SCARD_W_SECURITY_VIOLATION`; so `CP_SUPPORTS_WIN_X509_ENROLLMENT` is TRUE. Both users and
+/// administrators query and delete containers.
+#[test]
+fn item_127_gids_only_users_create_containers() {
+    let _g = serial();
+    let ctx = open_gids();
+    let keygen = misc::CREATE_CONTAINER_KEY_GEN;
+    assert_eq!(dword(&ctx.csp.get_property(prop::X509_ENROLLMENT, 0).unwrap()), 1);
+    assert_eq!(
+        err(ctx.csp.create_container(2, keygen, keyspec::AT_KEYEXCHANGE, 1024, None)),
+        code::SCARD_W_SECURITY_VIOLATION,
+        "no one"
+    );
+    ctx.admin();
+    assert_eq!(
+        err(ctx.csp.create_container(2, keygen, keyspec::AT_KEYEXCHANGE, 1024, None)),
+        code::SCARD_W_SECURITY_VIOLATION,
+        "the administrator"
+    );
+    assert_eq!(err(ctx.csp.container_info(2)), code::SCARD_E_NO_KEY_CONTAINER, "nothing left behind");
+    assert_eq!(ctx.sim.public_key(0x83), None);
+    ctx.csp.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    ctx.user();
+    ctx.csp.create_container(2, keygen, keyspec::AT_KEYEXCHANGE, 1024, None).unwrap();
+    sign_verified(&ctx, 2, &Sha256::digest(b"the user's key"));
+    // The administrator alone queries and deletes.
+    ctx.csp.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    ctx.admin();
+    ctx.csp.container_info(2).unwrap();
+    ctx.csp.delete_container(2).unwrap();
+    assert_eq!(err(ctx.csp.container_info(2)), code::SCARD_E_NO_KEY_CONTAINER);
+    assert_eq!(ctx.sim.public_key(0x83), None);
+}
 
 /// Items: 134, 135, 136, 137, 141
 ///
