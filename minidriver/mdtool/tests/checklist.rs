@@ -3354,7 +3354,11 @@ fn items_106_107_108_133_gids_cmapfile_cardid_and_the_blank_card() {
 #[test]
 fn items_110_111_112_property_sizes_and_buffers() {
     let _g = serial();
-    let ctx = open();
+    on_both_edges(property_sizes::<PivSim>, property_sizes::<GidsSim>);
+}
+
+fn property_sizes<S: SimCard>() {
+    let ctx = open_std::<S>();
     let c = &ctx.csp;
     c.set_property(prop::PIN_CONTEXT_STRING, Some(&utf16_bytes("ctx")), 0).unwrap();
     let sizes: [(&str, u32, usize); 16] = [
@@ -3373,7 +3377,7 @@ fn items_110_111_112_property_sizes_and_buffers() {
         (prop::PIN_CONTEXT_STRING, 0, 8),
         (prop::KEY_IMPORT_SUPPORT, 0, 4),
         (prop::PADDING_SCHEMES, prop::ASYMMETRIC_OPERATION, 4),
-        (prop::SERIAL_NO, 0, 25),
+        (prop::SERIAL_NO, 0, S::SERIAL_LEN),
     ];
     for (name, flags, len) in sizes {
         assert_eq!(c.get_property(name, flags).unwrap().len(), len, "{name}");
@@ -3406,10 +3410,14 @@ fn items_110_111_112_property_sizes_and_buffers() {
 #[test]
 fn items_113_117_161_162_163_164_read_only_mode() {
     let _g = serial();
-    let ctx = open();
+    on_both_edges(read_only_mode::<PivSim>, read_only_mode::<GidsSim>);
+}
+
+fn read_only_mode<S: SimCard>() {
+    let ctx = open_std::<S>();
     let (c, cd) = (&ctx.csp, ctx.cd());
-    assert_eq!(dword(&c.get_property(prop::READ_ONLY, 0).unwrap()), 0, "a PIV card is not read-only");
-    assert_eq!(c.query_capabilities().unwrap(), (true, true));
+    assert_eq!(dword(&c.get_property(prop::READ_ONLY, 0).unwrap()), 0, "neither a PIV nor a GIDS card is read-only");
+    assert_eq!(c.query_capabilities().unwrap(), S::CAPABILITIES);
     let on = 1u32.to_le_bytes();
     assert_eq!(ffi::set_property(cd, prop::READ_ONLY, Some(&on), 0), code::SCARD_W_SECURITY_VIOLATION);
     ctx.user();
@@ -3435,7 +3443,7 @@ fn items_113_117_161_162_163_164_read_only_mode() {
     // Item 164: no space, no key generation, no enrollment.
     assert_eq!(ffi::free_space(cd, 0, 1).1[1..3], [0, 0]);
     assert_eq!(dword(&c.get_property(prop::FREE_SPACE, 0).unwrap()[4..]), 0);
-    assert_eq!(c.query_capabilities().unwrap(), (true, false));
+    assert_eq!(c.query_capabilities().unwrap(), (S::CAPABILITIES.0, false));
     assert_eq!(c.get_property(prop::CAPABILITIES, 0).unwrap()[8..], [0, 0, 0, 0]);
     assert_eq!(dword(&c.get_property(prop::X509_ENROLLMENT, 0).unwrap()), 0);
     // Item 117: only the parent window and the PIN context string can be set.
@@ -3453,18 +3461,24 @@ fn items_113_117_161_162_163_164_read_only_mode() {
     // Item 162: what a read-only card must still do.
     let hash = Sha256::digest(b"read-only").to_vec();
     c.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None).unwrap();
-    assert_eq!(c.read_file(Some("mscp"), "kxc00").unwrap(), ctx.sim.certificate(0x9A).unwrap());
+    assert_eq!(c.read_file(Some("mscp"), "kxc00").unwrap(), ctx.sim.certificate_file(0).unwrap());
     c.enum_files(Some("mscp")).unwrap();
     c.file_info(None, "cardid").unwrap();
     c.container_info(1).unwrap();
     c.get_container_property(0, prop::PIN_IDENTIFIER).unwrap();
-    c.query_key_sizes(keyspec::AT_ECDSA_P256).unwrap();
+    c.query_key_sizes(if S::ECDH { keyspec::AT_ECDSA_P256 } else { keyspec::AT_KEYEXCHANGE }).unwrap();
     c.deauthenticate_ex(pin::set_of(pin::ROLE_USER)).unwrap();
     c.authenticate_pin("user", b"123456").unwrap();
-    // CP_CARD_READ_ONLY itself stays the administrator's (§4.5.5): back to read-write.
+    // CP_CARD_READ_ONLY itself stays the administrator's (§4.5.5): back to read-write. (GIDS:
+    // deauthenticating the user ended the administrator's authentication too, item 80.)
+    ctx.admin();
     assert_eq!(ffi::set_property(cd, prop::READ_ONLY, Some(&0u32.to_le_bytes()), 0), 0);
-    c.create_container(4, 1, keyspec::AT_ECDHE_P256, 0, None).unwrap();
-    assert_eq!(c.query_capabilities().unwrap(), (true, true));
+    if S::ECDH {
+        c.create_container(4, 1, keyspec::AT_ECDHE_P256, 0, None).unwrap();
+    } else {
+        c.create_container(4, 1, keyspec::AT_KEYEXCHANGE, 1024, None).unwrap();
+    }
+    assert_eq!(c.query_capabilities().unwrap(), S::CAPABILITIES);
 }
 
 /// Items: 114, 115, 116
@@ -3477,9 +3491,13 @@ fn items_113_117_161_162_163_164_read_only_mode() {
 #[test]
 fn items_114_115_116_set_property() {
     let _g = serial();
+    on_both_edges(set_property::<PivSim>, set_property::<GidsSim>);
+}
+
+fn set_property<S: SimCard>() {
     let cache = Arc::new(Mutex::new(CspCache::default()));
     let options = AcquireOptions { cache: Some(cache.clone()), ..AcquireOptions::default() };
-    let ctx = open_with(PivSim::default_card().unwrap(), &options).unwrap();
+    let ctx = open_with(S::standard(), &options).unwrap();
     let (c, cd) = (&ctx.csp, ctx.cd());
     let hwnd = 0x42usize.to_le_bytes();
     // Item 114.
@@ -3546,7 +3564,7 @@ fn items_114_115_116_set_property() {
     assert_eq!(ffi::set_property(cd, prop::CARD_GUID, Some(&[0x5A; 16]), 0), 0);
     assert_eq!(c.read_file(None, "cardid").unwrap(), [0x5A; 16]);
     assert_eq!(c.get_property(prop::CARD_GUID, 0).unwrap(), [0x5A; 16]);
-    assert_eq!(ctx.sim.guid(), Some([0x5A; 16]), "written to the card's CHUID");
+    assert_eq!(ctx.sim.cardid(), [0x5A; 16], "written to the card (PIV: its CHUID; GIDS: cardid A012/DF20)");
     c.write_file(None, "cardid", &[0xA5; 16]).unwrap();
     assert_eq!(c.get_property(prop::CARD_GUID, 0).unwrap(), [0xA5; 16]);
     assert_eq!(c.read_file(None, "cardid").unwrap(), [0xA5; 16]);
@@ -3652,6 +3670,125 @@ fn items_120_121_container_properties() {
 }
 
 // ===== K. Key containers and public-key blobs =====
+
+/// Items: 118, 119
+///
+/// GIDS: `CardQueryCapabilities` (version 0 or 1, equal to `CP_CARD_CAPABILITIES`):
+/// `fCertificateCompression` FALSE (the card stores the CSP's own compressed certificate
+/// files, `01 00 | LE16 length | zlib(DER)`, so the CSP compresses) and `fKeyGen` TRUE;
+/// `CardQueryKeySizes`: RSA 1024 to 4096 in steps of 1024 (default 2048) for both RSA key specs,
+/// every ECC key spec defined but unsupported, undefined ones invalid, equal to
+/// `CP_CARD_KEYSIZES`.
+#[test]
+fn items_118_119_gids_capabilities_and_key_sizes() {
+    let _g = serial();
+    let ctx = open_gids();
+    let (c, cd) = (&ctx.csp, ctx.cd());
+    for version in [0, 1] {
+        assert_eq!(ffi::capabilities(cd, version), (0, [1, 0, 1]), "version {version}");
+    }
+    assert_eq!(ffi::capabilities(cd, 2).0, code::ERROR_REVISION_MISMATCH);
+    assert_eq!(c.get_property(prop::CAPABILITIES, 0).unwrap(), [1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
+    // The card does hold the CSP's compressed form: kxc00 decompresses to the certificate of
+    // container 0's key.
+    let file = c.read_file(Some("mscp"), "kxc00").unwrap();
+    assert_eq!(&file[..2], &[0x01, 0x00]);
+    let der = card_sim::gids::decompress_certificate(&file).unwrap();
+    assert_eq!(usize::from(u16::from_le_bytes([file[2], file[3]])), der.len());
+    assert_eq!(card_edges::key::PublicKey::from_certificate(&der).unwrap().spki, ctx.sim.container_spki(0).unwrap());
+    assert_eq!(compressed_certificate(&der), file, "zlib at the default level, as the card stores it");
+    for spec in [keyspec::AT_KEYEXCHANGE, keyspec::AT_SIGNATURE] {
+        let (rv, got) = ffi::query_key_sizes(cd, spec, 0);
+        assert_eq!((rv, got), (0, [1, 1024, 2048, 4096, 1024]), "key spec {spec}");
+        let prop_value: Vec<u32> = c.get_property(prop::KEY_SIZES, spec).unwrap().chunks(4).map(dword).collect();
+        assert_eq!(prop_value, [1, 1024, 2048, 4096, 1024], "CP_CARD_KEYSIZES for {spec}");
+    }
+    for spec in keyspec::AT_ECDSA_P256..=keyspec::AT_ECDHE_P521 {
+        assert_eq!(
+            ffi::query_key_sizes(cd, spec, 0).0,
+            code::SCARD_E_UNSUPPORTED_FEATURE,
+            "ECC {spec}: defined, unsupported"
+        );
+        assert_eq!(err(c.get_property(prop::KEY_SIZES, spec)), code::SCARD_E_UNSUPPORTED_FEATURE);
+    }
+    for spec in [0, 9, 0x100] {
+        assert_eq!(ffi::query_key_sizes(cd, spec, 0).0, code::SCARD_E_INVALID_PARAMETER, "undefined {spec}");
+    }
+    assert_eq!(ffi::query_key_sizes(cd, keyspec::AT_KEYEXCHANGE, 1).0, code::SCARD_E_INVALID_PARAMETER);
+    // What the sizes say is what the card generates.
+    ctx.user();
+    for bits in [1024, 2048] {
+        c.create_container(2, misc::CREATE_CONTAINER_KEY_GEN, keyspec::AT_SIGNATURE, bits, None).unwrap();
+        assert_eq!(dword(&c.container_info(2).unwrap().0[12..16]), bits);
+    }
+    assert_eq!(
+        err(c.create_container(2, misc::CREATE_CONTAINER_KEY_GEN, keyspec::AT_SIGNATURE, 5120, None)),
+        code::SCARD_E_INVALID_PARAMETER
+    );
+}
+
+/// Items: 120, 121
+///
+/// GIDS: container properties: `CCP_CONTAINER_INFO` (40 bytes, short buffers), `CCP_PIN_IDENTIFIER`
+/// (every key is guarded by the user PIN), `CCP_ASSOCIATED_ECDH_KEY` (no ECDH keys: unsupported
+/// to read, invalid to set); flags, unknown properties, missing containers; setting the PIN
+/// identifier (user or admin authentication needed, never ROLE_ADMIN, only the user PIN).
+#[test]
+fn items_120_121_gids_container_properties() {
+    let _g = serial();
+    let ctx = open_gids();
+    let cd = ctx.cd();
+    // CardGetContainerProperty (item 120).
+    let (rv, needed, _) = ffi::container_property(cd, 0, prop::CONTAINER_INFO, 39, 0);
+    assert_eq!((rv, needed), (code::ERROR_INSUFFICIENT_BUFFER, 40));
+    assert_eq!(ffi::container_property(cd, 0, prop::CONTAINER_INFO, 40, 0).0, 0);
+    assert_eq!(ctx.csp.get_container_property(1, prop::CONTAINER_INFO).unwrap(), ctx.csp.container_info(1).unwrap().1);
+    for index in [0, 1] {
+        let (rv, needed, pin_id) = ffi::container_property(cd, index, prop::PIN_IDENTIFIER, 4, 0);
+        assert_eq!((rv, needed, dword(&pin_id)), (0, 4, pin::ROLE_USER));
+    }
+    let (rv, needed, _) = ffi::container_property(cd, 0, prop::PIN_IDENTIFIER, 3, 0);
+    assert_eq!((rv, needed), (code::ERROR_INSUFFICIENT_BUFFER, 4));
+    assert_eq!(ffi::container_property(cd, 0, "Colour", 64, 0).0, code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(ffi::container_property(cd, 0, prop::PIN_IDENTIFIER, 64, 1).0, code::SCARD_E_INVALID_PARAMETER);
+    for index in [2, 3, 125, 126, 255] {
+        for name in [prop::CONTAINER_INFO, prop::PIN_IDENTIFIER, prop::ASSOCIATED_ECDH_KEY] {
+            let rv = ffi::container_property(cd, index, name, 64, 0).0;
+            assert_eq!(rv, code::SCARD_E_NO_KEY_CONTAINER, "{name} of empty container {index}");
+        }
+    }
+    assert_eq!(
+        ffi::container_property(cd, 0, prop::ASSOCIATED_ECDH_KEY, 64, 0).0,
+        code::SCARD_E_UNSUPPORTED_FEATURE,
+        "an RSA key has no associated ECDH key"
+    );
+    // CardSetContainerProperty (item 121).
+    let one = pin::ROLE_USER.to_le_bytes();
+    assert_eq!(ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &one, 0), code::SCARD_W_SECURITY_VIOLATION);
+    ctx.admin();
+    assert_eq!(ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &one, 0), 0, "the admin PIN may update it");
+    ctx.csp.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    ctx.user();
+    assert_eq!(ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &one, 1), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(ffi::set_container_property(cd, 0, "Colour", &one, 0), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(ffi::set_container_property(cd, 2, prop::PIN_IDENTIFIER, &one, 0), code::SCARD_E_NO_KEY_CONTAINER);
+    assert_eq!(ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &one, 0), 0, "its current PIN");
+    let admin = pin::ROLE_ADMIN.to_le_bytes();
+    assert_eq!(ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &admin, 0), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(
+        ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &3u32.to_le_bytes(), 0),
+        code::SCARD_E_UNSUPPORTED_FEATURE,
+        "GIDS keys are guarded by the user PIN"
+    );
+    assert_eq!(ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &[1, 0], 0), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(
+        ffi::set_container_property(cd, 0, prop::ASSOCIATED_ECDH_KEY, &[1], 0),
+        code::SCARD_E_INVALID_PARAMETER,
+        "no ECDH key to associate"
+    );
+    assert_eq!(ffi::set_container_property(cd, 9, prop::ASSOCIATED_ECDH_KEY, &[1], 0), code::SCARD_E_NO_KEY_CONTAINER);
+    assert_eq!(ctx.csp.get_container_property(0, prop::PIN_IDENTIFIER).unwrap(), one, "unchanged");
+}
 
 /// Items: 9, 122, 123, 124, 125, 128, 129, 130, 131, 132
 ///
@@ -4208,6 +4345,155 @@ fn items_134_135_136_137_141_sign_arguments() {
     assert_eq!((ctx.apdus(), p384.apdus()), apdus, "no card I/O for the size");
 }
 
+/// Items: 134, 135, 136, 137, 141
+///
+/// GIDS: `CardSignData`'s arguments on RSA keys: structure versions (1 and 2; padding
+/// information needs 2), containers, key specs (undefined, defined but unsupported: every ECC
+/// one, not this container's), hashes and paddings the card does not support, the accepted
+/// flags, and `CARD_BUFFER_SIZE_ONLY` (the modulus size, 256 and 384 bytes, no card I/O,
+/// `pbSignedData` untouched).
+#[test]
+fn items_134_135_136_137_141_gids_sign_arguments() {
+    let _g = serial();
+    let ctx = open_gids();
+    ctx.user();
+    let cd = ctx.cd();
+    let hash = Sha256::digest(b"to sign").to_vec();
+    let call = |version, index, key_spec, flags, alg_id, padding: Option<(u32, Option<&str>)>| ffi::SignCall {
+        version,
+        index,
+        key_spec,
+        flags: flags | if padding.is_some() { crypt::PADDING_INFO_PRESENT } else { 0 },
+        alg_id,
+        data: hash.clone(),
+        padding: padding.map(|(t, a)| (t, a.map(str::to_owned))),
+    };
+    let sign = |c: &ffi::SignCall| ffi::sign(cd, c);
+    let rsa = ctx.rsa(0);
+    for version in [1, 2] {
+        let out = sign(&call(version, 0, keyspec::AT_KEYEXCHANGE, 0, crypt::CALG_SHA_256, None));
+        assert_eq!(out.code, 0, "version {version}");
+        crypto::verify_pkcs1(&rsa, Some(HashAlg::Sha256), &hash, &le(out.signature.unwrap())).unwrap();
+    }
+    for version in [0, 3] {
+        let out = sign(&call(version, 0, keyspec::AT_KEYEXCHANGE, 0, crypt::CALG_SHA_256, None));
+        assert_eq!(out.code, code::ERROR_REVISION_MISMATCH, "version {version}");
+    }
+    let out = sign(&call(1, 0, keyspec::AT_KEYEXCHANGE, 0, 0, Some((crypt::PADDING_PKCS1, Some("SHA256")))));
+    assert_eq!(out.code, code::ERROR_REVISION_MISMATCH, "padding information in the basic version");
+    let h = crypt::CALG_SHA_256;
+    let mut cases = vec![
+        ("no container 2", call(2, 2, keyspec::AT_KEYEXCHANGE, 0, h, None), code::SCARD_E_NO_KEY_CONTAINER),
+        ("no container 200", call(2, 200, keyspec::AT_KEYEXCHANGE, 0, h, None), code::SCARD_E_NO_KEY_CONTAINER),
+        ("key spec 0", call(2, 0, 0, 0, h, None), code::SCARD_E_INVALID_PARAMETER),
+        ("key spec 9", call(2, 0, 9, 0, h, None), code::SCARD_E_INVALID_PARAMETER),
+        ("no signature key in 0", call(2, 0, keyspec::AT_SIGNATURE, 0, h, None), code::SCARD_E_NO_KEY_CONTAINER),
+        ("CALG_MD2", call(2, 0, keyspec::AT_KEYEXCHANGE, 0, 0x8001, None), code::SCARD_E_UNSUPPORTED_FEATURE),
+        (
+            "CALG_RSA_SIGN: not a hash",
+            call(2, 0, keyspec::AT_KEYEXCHANGE, 0, 0x2400, None),
+            code::SCARD_E_INVALID_PARAMETER,
+        ),
+        (
+            "PKCS1 with MD4",
+            call(2, 0, keyspec::AT_KEYEXCHANGE, 0, 0, Some((crypt::PADDING_PKCS1, Some("MD4")))),
+            code::SCARD_E_UNSUPPORTED_FEATURE,
+        ),
+        (
+            "PKCS1 with an unknown name",
+            call(2, 0, keyspec::AT_KEYEXCHANGE, 0, 0, Some((crypt::PADDING_PKCS1, Some("FOO")))),
+            code::SCARD_E_INVALID_PARAMETER,
+        ),
+        ("padding type 3", call(2, 0, keyspec::AT_KEYEXCHANGE, 0, 0, Some((3, None))), code::SCARD_E_INVALID_PARAMETER),
+        (
+            "padding OAEP",
+            call(2, 0, keyspec::AT_KEYEXCHANGE, 0, 0, Some((crypt::PADDING_OAEP, None))),
+            code::SCARD_E_INVALID_PARAMETER,
+        ),
+        ("flag 0x2 (item 137)", call(2, 0, keyspec::AT_KEYEXCHANGE, 0x2, h, None), code::SCARD_E_INVALID_PARAMETER),
+    ];
+    for spec in keyspec::AT_ECDSA_P256..=keyspec::AT_ECDHE_P521 {
+        cases.push((
+            "an ECC key spec: defined, unsupported",
+            call(2, 0, spec, 0, 0, None),
+            code::SCARD_E_UNSUPPORTED_FEATURE,
+        ));
+    }
+    for (what, c, expected) in &cases {
+        assert_eq!(sign(c).code, *expected, "{what} (key spec {})", c.key_spec);
+    }
+    assert_eq!(sign(&call(2, 0, keyspec::AT_KEYEXCHANGE, crypt::NOHASHOID, h, None)).code, 0);
+    // CARD_BUFFER_SIZE_ONLY (item 141): the containers are known after the first signature.
+    ctx.csp.container_info(1).unwrap();
+    let apdus = ctx.apdus();
+    for (index, size) in [(0, 256), (1, 384)] {
+        let out = ffi::sign(cd, &call(2, index, keyspec::AT_KEYEXCHANGE, crypt::BUFFER_SIZE_ONLY, h, None));
+        assert_eq!((out.code, out.cb, out.pb_untouched), (0, size, true), "container {index}");
+    }
+    assert_eq!(ctx.apdus(), apdus, "no card I/O for the size");
+}
+
+/// Items: 138, 139, 140, 142
+///
+/// GIDS: signatures with every padding and hash, each verified with the card's public key:
+/// without padding information (`aiHashAlg` selects the DigestInfo: MD5, SHA-1, SHA-2, the
+/// 36-byte SSL3 MD5||SHA1, none; `CRYPT_NOHASHOID`), PKCS#1 with and without an algorithm name,
+/// PSS (SHA-256, SHA-384, SHA-512 on the 3072-bit key), and raw RSA on a block the caller
+/// padded; the hash is used as given (not reversed), the signature comes back little-endian.
+#[test]
+fn items_138_139_140_142_gids_signatures_with_every_padding_and_hash() {
+    let _g = serial();
+    let ctx = open_gids();
+    ctx.user();
+    let c = &ctx.csp;
+    let key = ctx.rsa(0);
+    let verify = |key: &rsa::RsaPublicKey, hash_alg, hash: &[u8], sig: Vec<u8>| {
+        crypto::verify_pkcs1(key, hash_alg, hash, &le(sig)).unwrap();
+    };
+    for (alg, hash_alg, len) in [
+        (crypt::CALG_MD5, Some(HashAlg::Md5), 16),
+        (crypt::CALG_SHA1, Some(HashAlg::Sha1), 20),
+        (crypt::CALG_SHA_256, Some(HashAlg::Sha256), 32),
+        (crypt::CALG_SHA_384, Some(HashAlg::Sha384), 48),
+        (crypt::CALG_SHA_512, Some(HashAlg::Sha512), 64),
+        (crypt::CALG_SSL3_SHAMD5, Some(HashAlg::Md5Sha1), 36),
+        (0, None, 32),
+    ] {
+        let hash: Vec<u8> = (0..len).map(|i| i as u8 ^ 0x5A).collect();
+        verify(&key, hash_alg, &hash, c.sign_data(0, keyspec::AT_KEYEXCHANGE, alg, 0, &hash, None).unwrap());
+    }
+    let h256 = Sha256::digest(b"to be signed").to_vec();
+    let sig = c.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, crypt::NOHASHOID, &h256, None).unwrap();
+    verify(&key, None, &h256, sig);
+    let sig =
+        c.sign_data(0, keyspec::AT_KEYEXCHANGE, 0, 0, &h256, Some(&Padding::Pkcs1(Some("SHA256".into())))).unwrap();
+    verify(&key, Some(HashAlg::Sha256), &h256, sig);
+    let sig = c.sign_data(0, keyspec::AT_KEYEXCHANGE, 0, 0, &h256, Some(&Padding::Pkcs1(None))).unwrap();
+    verify(&key, None, &h256, sig);
+    let key_3072 = ctx.rsa(1);
+    for (index, name, alg, hash) in [
+        (0, "SHA256", HashAlg::Sha256, h256.clone()),
+        (0, "SHA384", HashAlg::Sha384, sha2::Sha384::digest(b"x").to_vec()),
+        (1, "SHA512", HashAlg::Sha512, sha2::Sha512::digest(b"y").to_vec()),
+    ] {
+        let salt = u32::try_from(hash.len()).unwrap();
+        let sig =
+            c.sign_data(index, keyspec::AT_KEYEXCHANGE, 0, 0, &hash, Some(&Padding::Pss(name.into(), salt))).unwrap();
+        let public = if index == 0 { &key } else { &key_3072 };
+        crypto::verify_pss(public, alg, &hash, &le(sig), Some(hash.len())).unwrap();
+    }
+    let block = crypto::pkcs1::encode_sign(Some(HashAlg::Sha256), &h256, 384).unwrap();
+    let sig = c.sign_data(1, keyspec::AT_KEYEXCHANGE, 0, 0, &block, Some(&Padding::None)).unwrap();
+    assert_eq!(sig.len(), 384);
+    verify(&key_3072, Some(HashAlg::Sha256), &h256, sig);
+    // The signature is over the hash as given: a reversed hash does not verify.
+    let mut reversed = h256.clone();
+    reversed.reverse();
+    let sig = c.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &h256, None).unwrap();
+    assert!(crypto::verify_pkcs1(&key, Some(HashAlg::Sha256), &reversed, &le(sig.clone())).is_err());
+    assert!(crypto::verify_pkcs1(&key, Some(HashAlg::Sha256), &h256, &sig).is_err(), "little-endian, not big");
+}
+
 /// Items: 143, 144, 145, 146, 147, 148
 ///
 /// `CardRSADecrypt`: versions, key specs, containers, short buffers; the output in place,
@@ -4217,10 +4503,14 @@ fn items_134_135_136_137_141_sign_arguments() {
 #[test]
 fn items_143_to_148_rsa_decryption_rules() {
     let _g = serial();
-    let ctx = open();
+    on_both_edges(rsa_decryption::<PivSim>, rsa_decryption::<GidsSim>);
+}
+
+fn rsa_decryption<S: SimCard>() {
+    let ctx = open_std::<S>();
     ctx.user();
     let cd = ctx.cd();
-    let key = rsa_key(&ctx.sim, 0x9D);
+    let key = ctx.rsa(S::RSA_DECRYPT);
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let msg = b"sixteen byte key";
     let ct = le(key.encrypt(&mut rng, rsa::Pkcs1v15Encrypt, msg).unwrap());
@@ -4233,42 +4523,45 @@ fn items_143_to_148_rsa_decryption_rules() {
     // Versions (item 144), key specs and containers (item 145), buffer (item 146).
     for version in [0, 3] {
         assert_eq!(
-            run(version, 2, keyspec::AT_KEYEXCHANGE, &ct, crypt::PADDING_PKCS1, None).0,
+            run(version, S::RSA_DECRYPT, keyspec::AT_KEYEXCHANGE, &ct, crypt::PADDING_PKCS1, None).0,
             code::ERROR_REVISION_MISMATCH
         );
     }
-    assert_eq!(run(1, 2, keyspec::AT_KEYEXCHANGE, &ct, crypt::PADDING_NONE, None).0, code::ERROR_REVISION_MISMATCH);
+    assert_eq!(
+        run(1, S::RSA_DECRYPT, keyspec::AT_KEYEXCHANGE, &ct, crypt::PADDING_NONE, None).0,
+        code::ERROR_REVISION_MISMATCH
+    );
     for spec in [keyspec::AT_SIGNATURE, keyspec::AT_ECDHE_P256, 0] {
         assert_eq!(
-            run(2, 2, spec, &ct, crypt::PADDING_PKCS1, None).0,
+            run(2, S::RSA_DECRYPT, spec, &ct, crypt::PADDING_PKCS1, None).0,
             code::SCARD_E_INVALID_PARAMETER,
             "key spec {spec}"
         );
     }
     assert_eq!(run(2, 9, keyspec::AT_KEYEXCHANGE, &ct, crypt::PADDING_PKCS1, None).0, code::SCARD_E_NO_KEY_CONTAINER);
     assert_eq!(
-        run(2, 2, keyspec::AT_KEYEXCHANGE, &ct[..255], crypt::PADDING_PKCS1, None).0,
+        run(2, S::RSA_DECRYPT, keyspec::AT_KEYEXCHANGE, &ct[..255], crypt::PADDING_PKCS1, None).0,
         code::SCARD_E_INSUFFICIENT_BUFFER
     );
     assert_eq!(
-        run(2, 2, keyspec::AT_KEYEXCHANGE, &ct, 4, None).0,
+        run(2, S::RSA_DECRYPT, keyspec::AT_KEYEXCHANGE, &ct, 4, None).0,
         code::SCARD_E_INVALID_PARAMETER,
         "PSS is not for decryption"
     );
     // Outputs (item 147).
-    let (rv, cb, plain) = run(2, 2, keyspec::AT_KEYEXCHANGE, &ct, crypt::PADDING_PKCS1, None);
+    let (rv, cb, plain) = run(2, S::RSA_DECRYPT, keyspec::AT_KEYEXCHANGE, &ct, crypt::PADDING_PKCS1, None);
     assert_eq!((rv, cb, le(plain)), (0, 16, msg.to_vec()));
     let ct_oaep = le(key.encrypt(&mut rng, rsa::Oaep::<Sha256>::new(), msg).unwrap());
-    let (rv, cb, plain) = run(2, 2, keyspec::AT_KEYEXCHANGE, &ct_oaep, crypt::PADDING_OAEP, Some(("SHA256", &[])));
+    let (rv, cb, plain) =
+        run(2, S::RSA_DECRYPT, keyspec::AT_KEYEXCHANGE, &ct_oaep, crypt::PADDING_OAEP, Some(("SHA256", &[])));
     assert_eq!((rv, cb, le(plain)), (0, 16, msg.to_vec()));
-    let (rv, cb, block) = run(2, 2, keyspec::AT_KEYEXCHANGE, &ct, crypt::PADDING_NONE, None);
+    let (rv, cb, block) = run(2, S::RSA_DECRYPT, keyspec::AT_KEYEXCHANGE, &ct, crypt::PADDING_NONE, None);
     assert_eq!((rv, cb), (0, 256), "the whole block");
     assert_eq!(&crypto::pkcs1::decode_encryption_block(&le(block), 256).unwrap()[..], msg);
-    let v6 = open_with(PivSim::default_card().unwrap(), &AcquireOptions { version: 6, ..AcquireOptions::default() })
-        .unwrap();
+    let v6 = open_with(S::standard(), &AcquireOptions { version: 6, ..AcquireOptions::default() }).unwrap();
     v6.user();
     let mut buf = ct;
-    let (rv, cb) = ffi::rsa_decrypt(v6.cd(), 1, 2, keyspec::AT_KEYEXCHANGE, &mut buf, 0, None);
+    let (rv, cb) = ffi::rsa_decrypt(v6.cd(), 1, S::RSA_DECRYPT, keyspec::AT_KEYEXCHANGE, &mut buf, 0, None);
     assert_eq!((rv, cb), (0, 256), "version 1: the whole block, padding left to the CSP");
     assert_eq!(&crypto::pkcs1::decode_encryption_block(&le(buf), 256).unwrap()[..], msg);
     // No padding oracle (item 148): every malformed block, the same single error.
@@ -4292,12 +4585,13 @@ fn items_143_to_148_rsa_decryption_rules() {
     bad_pkcs1.push(raw(&block)); // first byte not 0
     let mut codes = std::collections::BTreeSet::new();
     for ct in &bad_pkcs1 {
-        codes.insert(run(2, 2, keyspec::AT_KEYEXCHANGE, ct, crypt::PADDING_PKCS1, None).0);
-        codes.insert(run(2, 2, keyspec::AT_KEYEXCHANGE, ct, crypt::PADDING_OAEP, Some(("SHA256", &[]))).0);
-        let (rv, cb, _) = run(2, 2, keyspec::AT_KEYEXCHANGE, ct, crypt::PADDING_NONE, None);
+        codes.insert(run(2, S::RSA_DECRYPT, keyspec::AT_KEYEXCHANGE, ct, crypt::PADDING_PKCS1, None).0);
+        codes.insert(run(2, S::RSA_DECRYPT, keyspec::AT_KEYEXCHANGE, ct, crypt::PADDING_OAEP, Some(("SHA256", &[]))).0);
+        let (rv, cb, _) = run(2, S::RSA_DECRYPT, keyspec::AT_KEYEXCHANGE, ct, crypt::PADDING_NONE, None);
         assert_eq!((rv, cb), (0, 256), "without unpadding, decryption succeeds");
     }
-    let wrong_label = run(2, 2, keyspec::AT_KEYEXCHANGE, &ct_oaep, crypt::PADDING_OAEP, Some(("SHA256", b"label"))).0;
+    let wrong_label =
+        run(2, S::RSA_DECRYPT, keyspec::AT_KEYEXCHANGE, &ct_oaep, crypt::PADDING_OAEP, Some(("SHA256", b"label"))).0;
     codes.insert(wrong_label);
     assert_eq!(codes.len(), 1, "one generic error: {codes:x?}");
     assert_ne!(codes.first().copied(), Some(0));
