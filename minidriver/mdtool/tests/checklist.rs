@@ -4681,6 +4681,300 @@ fn items_150_151_152_agreements_and_derivation() {
 
 // ===== M. cardcf and the CSP cache =====
 
+/// Items: 28, 150, 151, 152
+///
+/// GIDS keys are RSA only, so the DH agreement items apply to GIDS as the specification's
+/// rule for RSA-only cards: `CardConstructDHAgreement`, `CardDeriveKey` and
+/// `CardDestroyDHAgreement` are "not defined and set to NULL in the CARD_DATA structure"
+/// (§4.7.2-4.7.4), at every version. Neither `SCARD_E_UNSUPPORTED_FEATURE` nor
+/// `SCARD_E_INVALID_PARAMETER` is returned for them: there is no entry point to return
+/// anything. Everything else says the same: no ECDH algorithm in `CP_ENUM_ALGORITHMS`, no ECDH
+/// key sizes, no ECDH container can be made, no associated ECDH key; `CardRSADecrypt` is there.
+#[test]
+fn items_28_150_151_152_gids_an_rsa_only_card_has_no_dh_agreement_entry_points() {
+    let _g = serial();
+    let sim = GidsSim::standard();
+    for version in [4, 5, 6, 7] {
+        let mut raw = ffi::RawCsp::new(version, &sim.atr());
+        assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(sim.clone())))), 0);
+        let cd = raw.data();
+        assert!(cd.pfnCardConstructDHAgreement.is_none(), "version {version}");
+        assert!(cd.pfnCardDeriveKey.is_none() && cd.pfnCardDestroyDHAgreement.is_none(), "version {version}");
+        assert!(cd.pfnCardRSADecrypt.is_some() && cd.pfnCardSignData.is_some(), "version {version}");
+        assert!(cd.pfnCardDeauthenticate.is_some() && cd.pvUnused3.is_null() && cd.pvUnused4.is_null());
+        assert_eq!(cd.pfnCardGetProperty.is_some(), version >= 6);
+    }
+    let ctx = open_sim(sim);
+    let c = &ctx.csp;
+    assert_eq!(c.get_property(prop::ENUM_ALGORITHMS, prop::ASYMMETRIC_OPERATION).unwrap(), utf16_bytes("RSA\0"));
+    for spec in [keyspec::AT_ECDHE_P256, keyspec::AT_ECDHE_P384, keyspec::AT_ECDHE_P521] {
+        assert_eq!(err(c.query_key_sizes(spec)), code::SCARD_E_UNSUPPORTED_FEATURE);
+    }
+    ctx.user();
+    assert_eq!(
+        err(c.create_container(2, misc::CREATE_CONTAINER_KEY_GEN, keyspec::AT_ECDHE_P256, 0, None)),
+        code::SCARD_E_UNSUPPORTED_FEATURE
+    );
+    assert_eq!(err(c.get_container_property(0, prop::ASSOCIATED_ECDH_KEY)), code::SCARD_E_UNSUPPORTED_FEATURE);
+    // The stand-in CSP finds no entry point to call (as the Base CSP would not call one).
+    assert_eq!(err(c.construct_dh_agreement(0, &[0; 72])), code::SCARD_E_UNSUPPORTED_FEATURE);
+}
+
+/// Items: 153, 156, 157
+///
+/// GIDS: `cardcf` is the 6-byte `CARD_CACHE_FILE_FORMAT` stored on the card (A010/DF22); the card
+/// can store and update it, so the cache mode is `CP_CACHE_MODE_GLOBAL_CACHE` (item 157) and the
+/// card is not read-only. Every change the driver makes on its own (without the CSP bumping
+/// `cardcf` first) bumps the counter that covers it before the change (item 156, as OpenSC does
+/// for GIDS): the files counter for a file created, written or deleted and for a directory, the
+/// containers counter for a key generated, imported or deleted. A change made by another
+/// program, which bumps `cardcf` too, is seen at the CSP's next `cardcf` read, and what the
+/// context had read is read again.
+#[test]
+fn items_153_156_157_gids_cardcf_and_cache_mode() {
+    let _g = serial();
+    let ctx = open_gids();
+    let c = &ctx.csp;
+    let before = c.read_file(None, "cardcf").unwrap();
+    assert_eq!(before.len(), 6);
+    assert_eq!(before, ctx.sim.data_object(GIDS_CARDCF.0, GIDS_CARDCF.1).unwrap(), "the card's own cardcf");
+    let cf = vfs::cardcf::CacheFile::decode(&before).unwrap();
+    assert_eq!(cf.encode(), before);
+    assert_eq!(cf.containers_freshness, u16::from_le_bytes([before[2], before[3]]), "little-endian words");
+    assert_eq!(cf.files_freshness, u16::from_le_bytes([before[4], before[5]]));
+    assert_eq!(dword(&c.get_property(prop::CACHE_MODE, 0).unwrap()), prop::CACHE_MODE_GLOBAL);
+    assert_eq!(dword(&c.get_property(prop::READ_ONLY, 0).unwrap()), 0);
+    // The driver's own changes (item 156): (containers, files) counters moved by each.
+    ctx.user();
+    let blob = private_key_blob(test_vectors::keys::RSA_2048_A, crypt::CALG_RSA_KEYX);
+    let changes: [(&str, Box<dyn Fn()>, (u16, u16)); 8] = [
+        ("create a file", Box::new(|| c.create_file(Some("mscp"), "f", 0, 1).unwrap()), (0, 1)),
+        ("write it", Box::new(|| c.write_file(Some("mscp"), "f", b"data").unwrap()), (0, 1)),
+        ("delete it", Box::new(|| c.delete_file(Some("mscp"), "f").unwrap()), (0, 1)),
+        ("create a directory", Box::new(|| c.create_directory("app", 1).unwrap()), (0, 1)),
+        ("delete it", Box::new(|| c.delete_directory("app").unwrap()), (0, 1)),
+        (
+            "generate a key",
+            Box::new(|| {
+                c.create_container(2, misc::CREATE_CONTAINER_KEY_GEN, keyspec::AT_KEYEXCHANGE, 1024, None).unwrap()
+            }),
+            (1, 1),
+        ),
+        (
+            "import a key",
+            Box::new(|| {
+                c.create_container(3, misc::CREATE_CONTAINER_KEY_IMPORT, keyspec::AT_KEYEXCHANGE, 2048, Some(&blob))
+                    .unwrap()
+            }),
+            (1, 1),
+        ),
+        ("delete a key", Box::new(|| c.delete_container(2).unwrap()), (1, 1)),
+    ];
+    for (what, change, (containers, files)) in &changes {
+        let old = vfs::cardcf::CacheFile::decode(&c.read_file(None, "cardcf").unwrap()).unwrap();
+        change();
+        let new = vfs::cardcf::CacheFile::decode(&c.read_file(None, "cardcf").unwrap()).unwrap();
+        assert_eq!(new.containers_freshness.wrapping_sub(old.containers_freshness), *containers, "{what}: containers");
+        assert!(new.files_freshness.wrapping_sub(old.files_freshness) >= *files, "{what}: files");
+        if *files == 0 {
+            assert_eq!(new.files_freshness, old.files_freshness, "{what}: files");
+        }
+        assert_eq!(ctx.sim.data_object(GIDS_CARDCF.0, GIDS_CARDCF.1).unwrap(), new.encode(), "{what}: on the card");
+    }
+    // A change by another program (here another context, as OpenSC would: it bumps cardcf).
+    let seen = c.read_file(Some("mscp"), "cmapfile").unwrap();
+    let other = ctx.another(&AcquireOptions::default());
+    other.user();
+    other.csp.delete_container(3).unwrap();
+    let mid = c.read_file(None, "cardcf").unwrap();
+    assert_eq!(mid, other.csp.read_file(None, "cardcf").unwrap(), "the CSP's next read sees the other's bump");
+    assert_ne!(c.read_file(Some("mscp"), "cmapfile").unwrap(), seen, "and the new container map");
+    assert_eq!(err(c.container_info(3)), code::SCARD_E_NO_KEY_CONTAINER, "the other program's deletion");
+}
+
+/// Items: 155, 156, 158, 160
+///
+/// GIDS: what one context changes (a key imported into container 2 with its certificate written
+/// in the CSP's compressed form, container 1 and its certificate deleted) is what the next
+/// context of the process sees through the shared CSP cache: the driver drops the snapshot it
+/// stored before the change. On an unchanged card, a second context costs two APDUs (the
+/// `cardcf` probe and `cardid`, item 160: they validate the cache) and reads no certificate; a
+/// card changed behind the CSP's back (another writer bumps `cardcf`) is read afresh.
+#[test]
+fn items_155_156_158_160_gids_a_change_through_one_context_is_seen_by_the_next() {
+    let _g = serial();
+    let cache = Arc::new(Mutex::new(CspCache::default()));
+    let options = AcquireOptions { cache: Some(cache.clone()), ..AcquireOptions::default() };
+    let first = open_with(GidsSim::standard(), &options).unwrap();
+    let cmap = first.csp.read_file(Some("mscp"), "cmapfile").unwrap();
+    first.csp.container_info(0).unwrap();
+    first.user();
+    let blob = private_key_blob(test_vectors::keys::RSA_2048_A, crypt::CALG_RSA_KEYX);
+    first
+        .csp
+        .create_container(2, misc::CREATE_CONTAINER_KEY_IMPORT, keyspec::AT_KEYEXCHANGE, 2048, Some(&blob))
+        .unwrap();
+    let cert = compressed_certificate(test_vectors::certs::PIV_AUTH_9A);
+    first.csp.create_file(Some("mscp"), "kxc02", 0, 1).unwrap();
+    first.csp.write_file(Some("mscp"), "kxc02", &cert).unwrap();
+    first.csp.delete_container(1).unwrap();
+    first.csp.delete_file(Some("mscp"), "kxc01").unwrap();
+    let new_cmap = first.csp.read_file(Some("mscp"), "cmapfile").unwrap();
+    assert_ne!(new_cmap, cmap);
+    let second = first.another(&options);
+    drop(first);
+    assert_eq!(second.csp.read_file(Some("mscp"), "cmapfile").unwrap(), new_cmap);
+    assert_eq!(second.csp.read_file(Some("mscp"), "kxc02").unwrap(), cert);
+    assert_eq!(err(second.csp.read_file(Some("mscp"), "kxc01")), code::SCARD_E_FILE_NOT_FOUND);
+    assert_eq!(err(second.csp.container_info(1)), code::SCARD_E_NO_KEY_CONTAINER);
+    let kx = second.csp.container_info(2).unwrap().1;
+    let key = crypto::public_key_from_spki(test_vectors::keys::RSA_2048_A_SPKI).unwrap();
+    assert_eq!(
+        publickeyblob_modulus(&kx, crypt::CALG_RSA_KEYX),
+        modulus(&key),
+        "the imported key, with its certificate"
+    );
+    drop(second);
+    // An unchanged card: the next context validates the cache with cardcf and cardid only.
+    let sim = GidsSim::standard();
+    let warm = open_with(sim.clone(), &options).unwrap();
+    warm.csp.read_file(None, "cardcf").unwrap();
+    warm.csp.read_file(Some("mscp"), "cmapfile").unwrap();
+    warm.csp.container_info(0).unwrap();
+    drop(warm);
+    let before = sim.sim_counters();
+    let next = open_with(sim.clone(), &options).unwrap();
+    let cardcf = next.csp.read_file(None, "cardcf").unwrap();
+    next.csp.read_file(Some("mscp"), "cmapfile").unwrap();
+    assert_eq!(next.csp.read_file(Some("mscp"), "kxc00").unwrap(), sim.certificate_file(0).unwrap());
+    next.csp.container_info(1).unwrap();
+    let used = sim.sim_counters().since(before);
+    assert!(used.apdus <= 2, "second context: {used:?}");
+    drop(next);
+    // Changed behind the CSP's back: a new certificate for container 0 and a bumped cardcf.
+    let mut cf = vfs::cardcf::CacheFile::decode(&cardcf).unwrap();
+    cf.bump_files();
+    let replaced = compressed_certificate(test_vectors::certs::KEY_MANAGEMENT_9D);
+    let tag = (0xDF21..=0xDF40).find(|t| sim.data_object(0xA010, *t) == sim.certificate_file(0)).unwrap();
+    sim.set_data_object(0xA010, tag, &replaced).unwrap();
+    sim.set_data_object(GIDS_CARDCF.0, GIDS_CARDCF.1, &cf.encode()).unwrap();
+    let third = open_with(sim, &options).unwrap();
+    assert_eq!(third.csp.read_file(None, "cardcf").unwrap(), cf.encode());
+    assert_eq!(third.csp.read_file(Some("mscp"), "kxc00").unwrap(), replaced, "nothing stale is served");
+}
+
+/// Items: 87, 92, 101
+///
+/// GIDS: the logical files, stored on the card (GIDS electrical profile: the master file names
+/// them): `cardid` (16 bytes, EveryoneReadAdminWriteAc), `cardcf` (6), `cardapps`
+/// (`mscp` + 4 zero bytes), `mscp/cmapfile` (one record per container), `mscp/kxcNN` (the CSP's
+/// compressed certificates); names case-insensitive; the specification's error codes.
+#[test]
+fn items_87_92_101_gids_the_logical_files_of_the_card() {
+    let _g = serial();
+    let ctx = open_gids();
+    let c = &ctx.csp;
+    assert_eq!(c.read_file(None, "cardid").unwrap(), ctx.sim.cardid());
+    assert_eq!(c.read_file(None, "cardcf").unwrap().len(), 6);
+    assert_eq!(c.read_file(None, "cardapps").unwrap(), b"mscp\0\0\0\0");
+    assert_eq!(c.read_file(None, "CARDAPPS").unwrap(), b"mscp\0\0\0\0", "names are case-insensitive");
+    let cmap = vfs::cmapfile::ContainerMap::decode(&c.read_file(Some("mscp"), "cmapfile").unwrap()).unwrap();
+    let valid: Vec<_> = cmap.valid().collect();
+    assert_eq!(valid.len(), 2);
+    assert_eq!(cmap.default_index(), Some(0));
+    assert_eq!(valid[0].1.key_exchange_key_size_bits(), 2048);
+    assert_eq!(valid[1].1.key_exchange_key_size_bits(), 3072);
+    for (file, index) in [("kxc00", 0), ("kxc01", 1)] {
+        assert_eq!(c.read_file(Some("mscp"), file).unwrap(), ctx.sim.certificate_file(index).unwrap(), "{file}");
+    }
+    let mut root = c.enum_files(None).unwrap();
+    root.sort();
+    assert_eq!(root, ["cardapps", "cardcf", "cardid"]);
+    assert_eq!(c.enum_files(Some("mscp")).unwrap(), ["cmapfile", "kxc00", "kxc01"]);
+    assert_eq!(c.file_info(None, "cardid").unwrap(), (16, 3), "EveryoneReadAdminWriteAc");
+    assert_eq!(c.file_info(Some("mscp"), "kxc00").unwrap().1, 1, "EveryoneReadUserWriteAc");
+    assert_eq!(c.file_info(Some("mscp"), "cmapfile").unwrap(), (2 * 86, 1));
+    assert_eq!(err(c.read_file(Some("mscp"), "msroots")), code::SCARD_E_FILE_NOT_FOUND);
+    assert_eq!(err(c.read_file(Some("nodir"), "x")), code::SCARD_E_DIR_NOT_FOUND);
+    assert_eq!(err(c.read_file(None, "toolongname")), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(err(c.read_file(None, "bad*name")), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(err(c.enum_files(Some("nodir"))), code::SCARD_E_DIR_NOT_FOUND);
+    assert_eq!(c.query_free_space().unwrap(), (u32::MAX, 124, 126));
+}
+
+/// Items: 16, 17, 18, 19, 20, 28
+///
+/// On both edges, in memory: versions 4 to 7 are negotiated (a higher request gets 7), nothing
+/// is written past the negotiated version's extent, the table is filled for that version
+/// (pvUnused3/4 NULL); versions 0 to 3 are `ERROR_REVISION_MISMATCH`; NO_CARD_MODE without
+/// secure key injection is `SCARD_E_UNSUPPORTED_FEATURE`, another flag invalid.
+#[test]
+fn items_16_to_20_and_28_versions_on_both_edges() {
+    let _g = serial();
+    on_both_edges(versions::<PivSim>, versions::<GidsSim>);
+}
+
+fn versions<S: SimCard>() {
+    let live = live_allocations();
+    for (requested, negotiated) in [(4, 4), (5, 5), (6, 6), (7, 7), (8, 7), (1000, 7)] {
+        let options = AcquireOptions { version: requested, ..AcquireOptions::default() };
+        let ctx = open_with(S::standard(), &options).unwrap();
+        assert_eq!(ctx.csp.version(), negotiated);
+        assert!(ctx.csp.tail_untouched(), "nothing written past version {requested}'s extent");
+        let t = ctx.cd();
+        assert!(t.pfnCardReadFile.is_some() && t.pfnCardSignData.is_some() && t.pfnCardDeleteContext.is_some());
+        assert!(t.pvUnused3.is_null() && t.pvUnused4.is_null());
+        // (Fields past the negotiated extent are the stand-in's 0xA5 filler: not read.)
+        assert_eq!(t.pfnCardConstructDHAgreement.is_some(), S::ECDH);
+        if negotiated >= 5 {
+            assert_eq!(t.pfnCardDeriveKey.is_some(), S::ECDH);
+        }
+        if negotiated >= 6 {
+            assert!(t.pfnCardGetProperty.is_some() && t.pfnCardAuthenticateEx.is_some());
+        }
+        if negotiated >= 7 {
+            assert!(t.pfnCardCreateContainerEx.is_some() && t.pfnMDImportSessionKey.is_some());
+        }
+        assert_eq!(ctx.csp.query_capabilities().unwrap(), S::CAPABILITIES);
+        assert_eq!(ctx.csp.read_file(None, "cardid").unwrap(), ctx.sim.cardid());
+    }
+    for old in [0, 1, 2, 3] {
+        let options = AcquireOptions { version: old, ..AcquireOptions::default() };
+        assert_eq!(err(open_with(S::standard(), &options).map(|_| ())), code::ERROR_REVISION_MISMATCH, "version {old}");
+    }
+    for (flags, expected) in [(1, code::SCARD_E_UNSUPPORTED_FEATURE), (2, code::SCARD_E_INVALID_PARAMETER)] {
+        let options = AcquireOptions { flags, ..AcquireOptions::default() };
+        assert_eq!(err(open_with(S::standard(), &options).map(|_| ())), expected, "flags {flags}");
+    }
+    assert_eq!(live_allocations(), live);
+}
+
+/// Items: 166
+///
+/// On both edges: no secure key injection: `CP_KEY_IMPORT_SUPPORT` is 0 and every SKI entry
+/// point is `SCARD_E_UNSUPPORTED_FEATURE` (GIDS imports container keys, item 126, but that is
+/// `CardCreateContainer`, not secure key injection).
+#[test]
+fn item_166_secure_key_injection_is_unsupported_on_both_edges() {
+    let _g = serial();
+    on_both_edges(no_ski::<PivSim>, no_ski::<GidsSim>);
+}
+
+fn no_ski<S: SimCard>() {
+    let ctx = open_std::<S>();
+    let codes = ctx.csp.ski_codes();
+    assert_eq!(codes.len(), 9);
+    for (name, c) in codes {
+        assert_eq!(c.0, code::SCARD_E_UNSUPPORTED_FEATURE, "{name}");
+    }
+    assert_eq!(ctx.csp.get_property(prop::KEY_IMPORT_SUPPORT, 0).unwrap(), 0u32.to_le_bytes());
+    let mut raw = ffi::RawCsp::new(7, &ctx.sim.atr());
+    assert_eq!(
+        raw.acquire(misc::NO_CARD_MODE, Some(Box::new(MemoryCard::new(ctx.sim.clone())))),
+        code::SCARD_E_UNSUPPORTED_FEATURE
+    );
+}
+
 /// Items: 153, 156, 157
 ///
 /// `cardcf` is the 6-byte `CARD_CACHE_FILE_FORMAT`; a change the driver itself makes (a key
