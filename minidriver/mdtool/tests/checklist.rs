@@ -47,7 +47,7 @@ fn serial() -> MutexGuard<'static, ()> {
 /// security state as the card itself sees them, a reset behind the driver's back, and what its
 /// keys and secrets are. A test written once over `S: SimCard` runs on a [`PivSim`] and on a
 /// [`GidsSim`]; what differs between the edges is a constant or method here, and the few
-/// assertions only one edge can make go through [`SimCard::as_piv`] / [`SimCard::as_gids`].
+/// assertions only PIV can make go through [`SimCard::as_piv`].
 trait SimCard: VirtualCard + Clone + 'static {
     /// The edge's name, for failure messages.
     const EDGE: &'static str;
@@ -113,10 +113,6 @@ trait SimCard: VirtualCard + Clone + 'static {
     fn as_piv(&self) -> Option<&PivSim> {
         None
     }
-    /// The GIDS card, for assertions only GIDS can make.
-    fn as_gids(&self) -> Option<&GidsSim> {
-        None
-    }
 }
 
 /// PIV container index to key reference: the four standard slots, then the retired ones.
@@ -165,7 +161,7 @@ impl SimCard for PivSim {
         self.take_trace()
     }
     fn power_cycle(&self) {
-        PivSim::reset(self);
+        Self::reset(self);
     }
     fn user_verified(&self) -> bool {
         self.pin_verified()
@@ -252,7 +248,7 @@ impl SimCard for GidsSim {
         self.take_trace()
     }
     fn power_cycle(&self) {
-        GidsSim::reset(self);
+        Self::reset(self);
     }
     fn user_verified(&self) -> bool {
         self.pin_verified()
@@ -280,9 +276,6 @@ impl SimCard for GidsSim {
             card_sim::gids::decompress_certificate(file)
                 .is_some_and(|der| card_edges::key::PublicKey::from_certificate(&der).is_ok_and(|k| k.spki == spki))
         })
-    }
-    fn as_gids(&self) -> Option<&GidsSim> {
-        Some(self)
     }
 }
 
@@ -478,10 +471,6 @@ fn admin_response(challenge: &[u8]) -> Vec<u8> {
 fn admin_login_with(csp: &Csp, key: &[u8; 24]) {
     let challenge = csp.get_challenge_ex(pin::ROLE_ADMIN).unwrap();
     csp.authenticate_ex(pin::ROLE_ADMIN, 0, &response_with(key, &challenge)).unwrap();
-}
-
-fn admin_login(csp: &Csp) {
-    admin_login_with(csp, &card_edges::piv::DEFAULT_MANAGEMENT_KEY);
 }
 
 fn le(mut v: Vec<u8>) -> Vec<u8> {
@@ -1139,7 +1128,9 @@ fn no_ui<S: SimCard>() {
     assert_eq!(ctx.apdus(), apdus);
     ctx.csp.authenticate_ex(pin::ROLE_USER, pin::SILENT_CONTEXT, b"123456").unwrap();
     assert!(ctx.sim.user_verified());
-    let pins = dword(&ctx.csp.get_property(prop::LIST_PINS, 0).unwrap()) | 1;
+    let listed = dword(&ctx.csp.get_property(prop::LIST_PINS, 0).unwrap());
+    assert_eq!(listed, S::LIST_PINS);
+    let pins = listed | 1;
     for id in (0..pin::MAX_PINS).filter(|id| pins & pin::set_of(*id) != 0) {
         let info = ctx.csp.get_property(prop::PIN_INFO, id).unwrap();
         assert_ne!(dword(&info[4..8]), pin::EXTERNAL, "PIN {id} is not external: no PIN pad or dialog");
@@ -1173,7 +1164,7 @@ fn missing_resources<S: SimCard>() {
     }
     // Out of memory: see item_40; the context survives it.
     let mut raw = ffi::RawCsp::new(7, &a.sim.atr());
-    assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(a.sim.clone())))), 0);
+    assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(a.sim)))), 0);
     raw.data_mut().pfnCspAlloc = ffi::FAILING_ALLOC;
     assert_eq!(ffi::read_file_bytes(raw.data(), None, b"cardid", 0).0, code::SCARD_E_NO_MEMORY);
 }
@@ -1183,7 +1174,8 @@ fn missing_resources<S: SimCard>() {
 /// Items: 15, 23, 25, 29
 ///
 /// `CardAcquireContext` refuses a NULL `pCardData`, an ATR length out of range and a missing
-/// `pfnCspReAlloc`; a refused acquire allocates nothing and leaves `pvVendorSpecific` NULL.
+/// `pfnCspReAlloc`; a refused acquire allocates nothing and leaves `pvVendorSpecific` NULL. On
+/// both edges; the unknown card (item 24) is a card with the edge's ATR that answers no SELECT.
 #[test]
 fn items_15_23_25_29_refused_acquires_leave_nothing_behind() {
     let _g = serial();
@@ -1237,7 +1229,7 @@ fn refused_acquires<S: SimCard>() {
 ///
 /// The driver never changes what the CSP supplies (ATR, card name, callbacks, cache context,
 /// handles), neither in `CardAcquireContext` nor later; `dwVersion` is written once, in the
-/// negotiation, and stays.
+/// negotiation, and stays. On both edges.
 #[test]
 fn items_21_22_csp_supplied_members_are_never_modified() {
     let _g = serial();
@@ -1285,7 +1277,7 @@ fn csp_members_untouched<S: SimCard>() {
 /// Items: 26
 ///
 /// Without a transport of its own, `CardAcquireContext` needs the CSP's `hSCardCtx` and
-/// `hScard`: either one 0 is `SCARD_E_INVALID_HANDLE`, before any PC/SC call.
+/// `hScard`: either one 0 is `SCARD_E_INVALID_HANDLE`, before any PC/SC call. On both edges.
 #[test]
 fn item_26_zero_handles_are_invalid_handles() {
     let _g = serial();
@@ -1366,7 +1358,8 @@ fn item_27_gids_acquire_selects_the_gids_application_after_piv() {
 ///
 /// Missing optional callbacks are tolerated (`pfnCspPadData` NULL, no `pfnCspUnpadData` below
 /// version 7, no cache callbacks), and the driver pads and unpads itself: with counting
-/// callbacks installed, none is ever called, so it never has their buffers to free.
+/// callbacks installed, none is ever called, so it never has their buffers to free. On both
+/// edges (an RSA-only GIDS card has no DH agreement entry points, item 28).
 #[test]
 fn items_28_30_42_149_optional_callbacks_are_absent_or_never_called() {
     let _g = serial();
@@ -1457,6 +1450,7 @@ fn item_31_no_card_mode_contexts_are_never_created() {
 ///
 /// `CardDeleteContext` frees everything without card I/O (the card may be gone), and a second
 /// call, a call on the deleted context or a NULL `pCardData` is `SCARD_E_INVALID_PARAMETER`.
+/// On both edges.
 #[test]
 fn items_33_34_37_delete_context_without_the_card_once_and_only_once() {
     let _g = serial();
@@ -1710,7 +1704,7 @@ fn out_of_memory<S: SimCard>() {
 ///
 /// A buffer `pfnCspCacheLookupFile` returns is freed by the driver with `pfnCspFree` (after
 /// zeroing it), and every buffer the driver frees is zeroed first (the context block too). The
-/// cache callbacks get `dwFlags` 0 (this CSP refuses anything else).
+/// cache callbacks get `dwFlags` 0 (this CSP refuses anything else). On both edges.
 #[test]
 fn items_41_43_158_cache_buffers_are_freed_by_the_driver_zeroed() {
     let _g = serial();
@@ -2276,7 +2270,7 @@ fn items_63_65_66_67_68_69_gids_authenticate_ex_arguments_and_roles() {
 /// Session PINs: generating one sends nothing to the card and unlocks nothing; the token is
 /// not an encoding of the PIN and works from another context (another process's handle, the
 /// secure-PIN-channel sequence of §7.3); after a plain authentication the session-PIN outputs
-/// are NULL/0; a PIN change voids every token.
+/// are NULL/0; a PIN change voids every token. On both edges (GIDS: the user PIN).
 #[test]
 fn items_70_72_74_75_85_session_pins() {
     let _g = serial();
@@ -2712,7 +2706,7 @@ fn items_82_83_84_86_gids_change_and_unblock_arguments() {
 /// Names: more than 8 characters, a forbidden character or a control character is
 /// `SCARD_E_INVALID_PARAMETER` in every file and directory function, before card I/O; 8 are
 /// fine; names compare case-insensitively; a NULL or empty directory is the root; there are
-/// two levels only.
+/// two levels only. On both edges.
 #[test]
 fn items_88_89_90_names() {
     let _g = serial();
@@ -2752,6 +2746,7 @@ fn names<S: SimCard>() {
 /// Each file call is complete on its own (a failed write leaves the old content); a transient
 /// failure while reading is reported as such, never as `SCARD_E_FILE_NOT_FOUND` (which the CSP
 /// would cache); `cardid`/`cardcf` reads and `CardAcquireContext` never call the CSP's cache.
+/// On both edges (GIDS: the files are on the card).
 #[test]
 fn items_91_93_94_atomic_files_honest_errors_no_cache_for_cardid_and_cardcf() {
     let _g = serial();
@@ -3074,7 +3069,9 @@ fn items_98_99_100_101_102_gids_file_functions() {
 /// Items: 103
 ///
 /// The file access conditions through the driver, for everyone, the user and the
-/// administrator: read and write of a file of each condition a file can be created with.
+/// administrator: read and write of a file of each condition a file can be created with. On
+/// both edges: PIV simulates the files, GIDS enforces the conditions on the card (one EF per
+/// condition, GIDS electrical profile), and the answers are the same.
 #[test]
 fn item_103_file_access_conditions() {
     let _g = serial();
@@ -3351,6 +3348,7 @@ fn items_106_107_108_133_gids_cmapfile_cardid_and_the_blank_card() {
 /// Every property's size and type; unknown and unused ones refused; buffer rules: the needed
 /// size is always reported, a short buffer is `ERROR_INSUFFICIENT_BUFFER`, a NULL `pbData` with
 /// a size is `SCARD_E_INVALID_PARAMETER`, and on success `*pdwDataLen` is the bytes written.
+/// On both edges.
 #[test]
 fn items_110_111_112_property_sizes_and_buffers() {
     let _g = serial();
@@ -3403,10 +3401,11 @@ fn property_sizes<S: SimCard>() {
 /// Items: 113, 117, 161, 162, 163, 164
 ///
 /// `CP_CARD_READ_ONLY` is FALSE for a PIV card (it writes certificates with the management key
-/// and simulates the rest). An administrator can switch a context to read-only mode; the card
+/// and simulates the rest) and for a GIDS card (it stores every file). An administrator can switch a context to read-only mode; the card
 /// then presents itself as a read-only card: every write is `SCARD_E_UNSUPPORTED_FEATURE`
 /// (not `SCARD_E_READ_ONLY_CARD`), no space and no key generation are offered, only the parent
 /// window and the PIN context string can be set, and reading, signing and PINs work as before.
+/// On both edges.
 #[test]
 fn items_113_117_161_162_163_164_read_only_mode() {
     let _g = serial();
@@ -3486,8 +3485,8 @@ fn read_only_mode<S: SimCard>() {
 /// `CardSetProperty`: flags, unsupported and read-only properties; the administrator's
 /// properties need `ROLE_ADMIN`, and once set are honoured (the cache mode decides whether the
 /// CSP's cache is used; the GUID is the one `cardid` shows, whether set by property or by
-/// writing `cardid`); `PIN_INFO` cannot change on PIV; the parent window and the context string
-/// are everyone's, checked and copied.
+/// writing `cardid`, on the card); `PIN_INFO` cannot change on either edge; the parent window and
+/// the context string are everyone's, checked and copied. On both edges.
 #[test]
 fn items_114_115_116_set_property() {
     let _g = serial();
@@ -4499,7 +4498,8 @@ fn items_138_139_140_142_gids_signatures_with_every_padding_and_hash() {
 /// `CardRSADecrypt`: versions, key specs, containers, short buffers; the output in place,
 /// little-endian: the whole block for version 1 or `CARD_PADDING_NONE`, the message (and its
 /// length) for PKCS#1 and OAEP; every bad padding gives one and the same error (no oracle),
-/// and without unpadding any ciphertext decrypts.
+/// and without unpadding any ciphertext decrypts. On both edges (GIDS decrypts raw on the card
+/// and unpads on the host in constant time).
 #[test]
 fn items_143_to_148_rsa_decryption_rules() {
     let _g = serial();
@@ -4804,7 +4804,7 @@ fn items_153_156_157_gids_cardcf_and_cache_mode() {
 fn items_155_156_158_160_gids_a_change_through_one_context_is_seen_by_the_next() {
     let _g = serial();
     let cache = Arc::new(Mutex::new(CspCache::default()));
-    let options = AcquireOptions { cache: Some(cache.clone()), ..AcquireOptions::default() };
+    let options = AcquireOptions { cache: Some(cache), ..AcquireOptions::default() };
     let first = open_with(GidsSim::standard(), &options).unwrap();
     let cmap = first.csp.read_file(Some("mscp"), "cmapfile").unwrap();
     first.csp.container_info(0).unwrap();
