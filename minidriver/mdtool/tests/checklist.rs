@@ -1,10 +1,14 @@
-//! One test per item of `shared/reference/spec-checklist.md` that a PIV card can exercise through
-//! this driver and that no other test names (see `minidriver/CHECKLIST.md` for the whole map).
+//! The specification-conformance tests: one test per checklist item (Smart Card Minidriver
+//! Specification v7 MUST/SHOULD items; `minidriver/CHECKLIST.md` maps every item to its tests),
+//! on both card edges the driver serves: PIV and GIDS.
 //!
 //! The driver is linked in and reached only through `CardAcquireContext` and the `CARD_DATA`
 //! table it fills: the CSP stand-in (`mdtool::csp`) plays the Base CSP over an in-memory
-//! simulated PIV card, and [`ffi`] makes the calls the stand-in's safe methods cannot express
-//! (NULL and hostile arguments, sentinels, a CSP allocator of our own). Every test takes one
+//! simulated card ([`SimCard`]: a `PivSim` or a `GidsSim`), and [`ffi`] makes the calls the
+//! stand-in's safe methods cannot express (NULL and hostile arguments, sentinels, a CSP
+//! allocator of our own). A test written once over `S: SimCard` runs on both cards
+//! (`on_both_edges`); where the edges differ by design (PIN table, administrator, write
+//! simulation, ECDH, key import) a `*_gids_*` test proves the item on GIDS. Every test takes one
 //! process-wide lock: allocation counters, the context registry and the test CSP's cache are
 //! process-wide.
 #![allow(
@@ -1171,7 +1175,7 @@ fn missing_resources<S: SimCard>() {
 
 // ===== B. CardAcquireContext and version negotiation =====
 
-/// Items: 15, 23, 25, 29
+/// Items: 15, 23, 24, 25, 29
 ///
 /// `CardAcquireContext` refuses a NULL `pCardData`, an ATR length out of range and a missing
 /// `pfnCspReAlloc`; a refused acquire allocates nothing and leaves `pvVendorSpecific` NULL. On
@@ -2265,7 +2269,7 @@ fn items_63_65_66_67_68_69_gids_authenticate_ex_arguments_and_roles() {
     assert_eq!(puk.sim.puk_tries_left(), Some(3));
 }
 
-/// Items: 70, 72, 74, 75, 85
+/// Items: 70, 71, 72, 74, 75, 85
 ///
 /// Session PINs: generating one sends nothing to the card and unlocks nothing; the token is
 /// not an encoding of the PIN and works from another context (another process's handle, the
