@@ -366,10 +366,15 @@ impl Context {
         if names.is_empty() { Err(Error::FileNotFound) } else { Ok(names) }
     }
 
+    /// `CardCreateDirectory`; a card without room for the directory is `SCARD_E_NO_MEMORY`
+    /// (spec §4.3.1; a file write that does not fit is `SCARD_E_WRITE_TOO_MANY`, §4.3.6).
     pub(crate) fn create_dir(&mut self, dir: &[u8], ac: u32) -> Result<()> {
         self.writable()?;
         let who = self.edge.principals();
-        self.edge.files().create_dir(who, dir, ac)
+        match self.edge.files().create_dir(who, dir, ac) {
+            Err(Error::WriteTooMany) => Err(Error::NoMemory),
+            other => other,
+        }
     }
 
     pub(crate) fn delete_dir(&mut self, dir: &[u8]) -> Result<()> {
@@ -396,6 +401,7 @@ impl Context {
         cache: &mut dyn CspCache,
     ) -> Result<()> {
         self.writable()?;
+        self.edge.check_new_key(index, &key, pin_id)?;
         self.with_contents(cache, |e| e.create_container(index, key, pin_id))?;
         self.changed(cache);
         Ok(())

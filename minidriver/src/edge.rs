@@ -252,6 +252,12 @@ pub(crate) trait Edge: Send {
     fn containers(&mut self) -> Result<Vec<Container>>;
     /// The container at `index` (`NoKeyContainer` if none).
     fn container(&mut self, index: u8) -> Result<Container>;
+    /// Checks a key creation request against what the card can hold, without card I/O (spec
+    /// §4.6.1: "the minidriver should perform all parameter verification first without
+    /// communicating to the card"). The default leaves every check to `create_container`.
+    fn check_new_key(&self, _index: u8, _key: &NewKey, _pin: Option<PinId>) -> Result<()> {
+        Ok(())
+    }
     /// Creates (generates or imports) a key in container `index`, guarded by `pin` (the
     /// edge's default for that container when `None`).
     fn create_container(&mut self, index: u8, key: NewKey, pin: Option<PinId>) -> Result<()>;

@@ -112,9 +112,10 @@ impl<T: Transport> GidsEdge<T> {
         value.map(|v| parse_pin_status(&v)).transpose()
     }
 
-    /// CHANGE REFERENCE DATA of the user PIN (`old || new`). Success proves the old PIN: the
-    /// PIN is verified afterwards, as the Minidriver Specification wants of a change (§4.2.11,
-    /// "the card is left authenticated"); a failure leaves it unverified.
+    /// CHANGE REFERENCE DATA of the user PIN (`old || new`). Success leaves the PIN verified,
+    /// with its new value (GidsApplet marks it authenticated after the update, and the
+    /// Minidriver Specification v7, 4.2.11, leaves the card authenticated after a change); a
+    /// wrong old PIN leaves it not verified.
     ///
     /// # Errors
     /// As [`GidsEdge::verify_pin`], for the old PIN.
@@ -368,6 +369,7 @@ mod tests {
         script.expect("002C028006363534333231", "6A86");
         assert_eq!(edge.puk_status().unwrap(), Some(PinStatus { tries_left: 10, try_limit: 10 }));
         edge.change_pin(b"123456", b"654321").unwrap();
+        assert!(edge.auth_state().user, "the changed PIN is verified");
         assert_eq!(edge.change_puk(b"123456", b"654321"), Err(Error::WrongPin { tries_left: Some(1) }));
         edge.unblock_pin_with_puk(b"123456", b"654321").unwrap();
         let _ = edge.reset_pin_as_admin(b"654321");

@@ -384,7 +384,12 @@ impl<T: Transport> GidsEdge<T> {
         if self.txn.checked {
             return Ok(());
         }
-        let now = self.get_data(CARDCF.0, CARDCF.1)?;
+        let now = match self.get_data(CARDCF.0, CARDCF.1) {
+            Ok(v) => v,
+            // No EF A010 (a factory-new card, before the file system is created): no cardcf.
+            Err(Error::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
         if self.cardcf.as_ref().is_some_and(|before| *before != now) {
             tracing::debug!(target: "gids", "cardcf changed by someone else: cache dropped");
             self.cache = Cache::default();
@@ -521,20 +526,27 @@ impl<T: Transport> GidsEdge<T> {
     /// # Errors
     /// [`Error::Malformed`] when the card has no `cardid`; transport failures.
     pub fn card_id(&mut self) -> Result<[u8; 16]> {
+        self.stored_card_id()?.ok_or(Error::Malformed { what: "the card has no cardid (A012/DF20)" })
+    }
+
+    /// As [`GidsEdge::card_id`], `None` when the card has no `cardid` (no data object, or no
+    /// EF A012 at all).
+    ///
+    /// # Errors
+    /// Transport failures; refusing status words.
+    pub(crate) fn stored_card_id(&mut self) -> Result<Option<[u8; 16]>> {
         self.ensure_current()?;
         if let Some(id) = self.cache.card_id {
-            return Ok(id);
+            return Ok(Some(id));
         }
         let raw = match self.get_data(CARDID.0, CARDID.1) {
             Ok(Some(raw)) => raw,
-            Ok(None) | Err(Error::NotFound(_)) => {
-                return Err(Error::Malformed { what: "the card has no cardid (A012/DF20)" });
-            }
+            Ok(None) | Err(Error::NotFound(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
         let id = derive_card_id(&raw);
         self.cache.card_id = Some(id);
-        Ok(id)
+        Ok(Some(id))
     }
 }
 

@@ -84,7 +84,8 @@ impl<T: Transport> GidsEdge<T> {
 
     fn content(&mut self, location: Location) -> Result<Vec<u8>> {
         match location {
-            Location::CardId => Ok(self.card_id()?.to_vec()),
+            // A card without one (factory-new) has no such file: not a malformed card.
+            Location::CardId => Ok(self.stored_card_id()?.ok_or(vfs::Error::FileNotFound)?.to_vec()),
             Location::CardCf => {
                 // Validated as a cache file, returned as stored.
                 self.cardcf()?;

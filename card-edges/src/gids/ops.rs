@@ -137,9 +137,11 @@ impl<T: Transport> GidsEdge<T> {
         Ok(out)
     }
 
-    /// RSA PKCS#1 v1.5 signature over `hash`: the DigestInfo of `hash_alg` (the bare hash for
-    /// [`HashAlg::Md5Sha1`] and for `None`, where the caller built it) goes to the card, which
-    /// pads (mechanism `5x`). Big-endian.
+    /// RSA PKCS#1 v1.5 signature over `hash`: the DigestInfo of `hash_alg` (the bare 36 bytes
+    /// for [`HashAlg::Md5Sha1`]) goes to the card, which pads (mechanism `5x`). With no hash
+    /// algorithm (`None`: the caller's own value, a DigestInfo or not) the host pads
+    /// (EMSA-PKCS1-v1_5, RFC 8017 §9.2) and the card signs the block raw (mechanism `1x`), as
+    /// for PSS: GIDS cards may take only a DigestInfo (or MD5 || SHA-1) for `5x`. Big-endian.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a hash of the wrong length or too long for the key;
@@ -153,7 +155,13 @@ impl<T: Transport> GidsEdge<T> {
             }
             Some(alg) => alg.digest_info_prefix().unwrap_or_default(),
             None if hash.is_empty() => return Err(Error::InvalidArgument("empty hash")),
-            None => &[],
+            None => {
+                if hash.len() + 11 > key.len {
+                    return Err(Error::InvalidArgument("hash too long for the key"));
+                }
+                let block = crypto::pkcs1::encode_sign(None, hash, key.len)?;
+                return self.signature(&key, scheme::SIGN_RAW, &block, &block);
+            }
         };
         let mut input = Vec::with_capacity(prefix.len() + hash.len());
         input.extend_from_slice(prefix);

@@ -1,8 +1,15 @@
-//! The minidriver as a Base CSP uses it, on a GIDS card: the built cdylib loaded with
-//! `libloading`, `CARD_DATA` filled by the CSP stand-in (a counting allocator, a real cache), and
-//! every call reaching the simulated GIDS card through a real pcscd and vpcd. The GIDS
-//! counterpart of `abi.rs` (one private pcscd kind per test process). Test names carry the
-//! spec-checklist items they prove.
+//! The minidriver as a Base CSP uses it, on a GIDS card: the built cdylib is loaded with
+//! `libloading`, `CARD_DATA` is filled by the CSP stand-in, and every call reaches the simulated
+//! GIDS card (`card_sim::stack::shared_gids`, `GidsSim::default_card`) through a real pcscd and
+//! vpcd. The items only PC/SC can show for GIDS: the CSP's connection and transaction left
+//! alone, a reset by another program, handles swapped on a live context, the cost of a second
+//! context; and the flows a CSP runs, through the built library: whole Base CSP sessions,
+//! changed cards, files on the card, every signature and decryption, the administrator, key
+//! generation and import. (`abi.rs` does the same for PIV: one pcscd per test process, so one card kind per
+//! binary.) Test names carry the spec-checklist items they prove.
+//!
+//! Needs root (pcscd runs in its own mount namespace), pcscd and vsmartcard-vpcd.
+#![cfg(target_os = "linux")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -15,16 +22,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use card_edges::crypto::{self, HashAlg};
-use card_sim::gids::{ContainerKey, GidsSim};
+use card_edges::transport::Transport;
+use card_sim::GidsSim;
+use card_sim::gids::ContainerKey;
 use card_sim::stack::{self, SharedStack};
 use cipher::{Array, BlockCipherEncrypt, KeyInit};
 use mdtool::csp::session;
 use mdtool::csp::{AcquireOptions, Code, Csp, CspCache, Driver, Padding, Target, live_allocations};
 use minidriver::abi::{code, crypt, keyspec, misc, pin, prop};
 use sha2::{Digest, Sha256, Sha384};
-
-const PIN: &[u8] = b"123456";
-const ADMIN_KEY: [u8; 24] = [1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8];
 
 fn cdylib() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -49,6 +55,203 @@ fn acquire_with(s: &SharedStack<GidsSim>, options: &AcquireOptions) -> Result<Cs
     Csp::acquire(driver(), Target::Pcsc(s.connect().unwrap()), options)
 }
 
+fn acquire(s: &SharedStack<GidsSim>) -> Csp {
+    acquire_with(s, &AcquireOptions::default()).unwrap()
+}
+
+fn no_leaks() {
+    assert_eq!(live_allocations(), 0, "every pfnCspAlloc buffer was freed");
+    assert_eq!(mdtool::csp::driver_frees().1, 0, "the driver zeroed every buffer it freed");
+}
+
+/// Container 0's RSA public key, read from the card.
+fn card_key(s: &SharedStack<GidsSim>, index: u8) -> rsa::RsaPublicKey {
+    crypto::public_key_from_spki(&s.sim().public_key(0x81 + index).unwrap()).unwrap()
+}
+
+fn sign_and_verify(s: &SharedStack<GidsSim>, csp: &Csp, hash: &[u8]) {
+    let mut sig = csp.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, hash, None).unwrap();
+    sig.reverse();
+    crypto::verify_pkcs1(&card_key(s, 0), Some(HashAlg::Sha256), hash, &sig).unwrap();
+}
+
+/// The SELECT of the GIDS application (partial AID, as the class minidriver sends it).
+const SELECT_GIDS: [u8; 15] =
+    [0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59, 0x00];
+
+/// Items: 16, 17, 18, 19, 20, 28
+///
+/// The built library over PC/SC on a GIDS card: versions 4 to 7 negotiated, nothing written
+/// past the negotiated extent, the table of that version with no DH agreement entry points
+/// (RSA-only card), versions below 4 refused.
+#[test]
+fn items_16_to_20_and_28_gids_versions_over_pcsc() {
+    let s = stack();
+    for (requested, negotiated) in [(4, 4), (5, 5), (6, 6), (7, 7), (8, 7)] {
+        let csp = acquire_with(&s, &AcquireOptions { version: requested, ..AcquireOptions::default() }).unwrap();
+        assert_eq!(csp.version(), negotiated);
+        assert!(csp.tail_untouched(), "nothing written past version {requested}'s extent");
+        let t = csp.raw();
+        assert!(t.pfnCardReadFile.is_some() && t.pfnCardSignData.is_some() && t.pfnCardRSADecrypt.is_some());
+        assert!(t.pfnCardConstructDHAgreement.is_none(), "an RSA-only card");
+        assert!(t.pvUnused3.is_null() && t.pvUnused4.is_null());
+        assert_eq!(csp.query_capabilities().unwrap(), (false, true));
+    }
+    for old in [0, 3] {
+        let err = acquire_with(&s, &AcquireOptions { version: old, ..AcquireOptions::default() }).unwrap_err();
+        assert_eq!(err.0, code::ERROR_REVISION_MISMATCH, "version {old}");
+    }
+    no_leaks();
+}
+
+/// Items: 36, 44, 47
+///
+/// Over real PC/SC (pcscd + vpcd) on a GIDS card: the driver neither connects, reconnects,
+/// disconnects nor begins or ends transactions on the CSP's handles. After a session and
+/// `CardDeleteContext` the CSP's connection still transmits and still holds its transaction,
+/// and the PIN the session verified is still verified on the card (an `SCardReconnect` with
+/// reset would have cleared it).
+#[test]
+fn items_36_44_47_gids_the_csps_connection_and_transaction_are_left_alone() {
+    let s = stack();
+    let e = acquire_with(&s, &AcquireOptions { tamper: Some(|cd| cd.hSCardCtx = 0), ..AcquireOptions::default() });
+    assert_eq!(e.unwrap_err().0, code::SCARD_E_INVALID_HANDLE);
+    let mut csp = acquire(&s);
+    csp.authenticate_pin("user", b"123456").unwrap();
+    sign_and_verify(&s, &csp, &Sha256::digest(b"pcsc"));
+    csp.read_file(Some("mscp"), "kxc00").unwrap();
+    csp.card_data_mut().delete_context().unwrap();
+    assert!(s.sim().pin_verified(), "no reset, no reconnect");
+    let card = csp.pcsc().unwrap();
+    let rsp = card.transmit(&SELECT_GIDS).unwrap();
+    assert_eq!(&rsp[rsp.len() - 2..], &[0x90, 0x00], "the CSP's handle is still connected");
+    card.end_transaction().unwrap();
+    drop(csp);
+    no_leaks();
+}
+
+/// Items: 45, 48
+///
+/// A reset by another program between two of the CSP's transactions: the next call returns
+/// `SCARD_W_RESET_CARD`; after the CSP reconnects, no PIN is authenticated (the driver does not
+/// assume a login survives), and the user PIN works again.
+#[test]
+fn items_45_48_gids_reset_drops_authentication_and_the_csp_recovers() {
+    let s = stack();
+    let mut csp = acquire(&s);
+    csp.authenticate_pin("user", b"123456").unwrap();
+    let hash = Sha256::digest(b"before").to_vec();
+    sign_and_verify(&s, &csp, &hash);
+    csp.pcsc().unwrap().end_transaction().unwrap();
+    s.reset_card().unwrap();
+    let err = csp.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None).unwrap_err();
+    assert_eq!(err.0, code::SCARD_W_RESET_CARD);
+    csp.reconnect(false).unwrap();
+    assert_eq!(csp.get_property(prop::AUTHENTICATED_STATE, 0).unwrap(), 0u32.to_le_bytes());
+    let err = csp.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None).unwrap_err();
+    assert_eq!(err.0, code::SCARD_W_SECURITY_VIOLATION, "the PIN is gone with the reset");
+    csp.authenticate_pin("user", b"123456").unwrap();
+    sign_and_verify(&s, &csp, &hash);
+    csp.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    drop(csp);
+    no_leaks();
+}
+
+/// Items: 46
+///
+/// The CSP moves a live context to a new connection (new handles, its own transaction): the
+/// driver uses the new handles from the next call and serves the same card.
+#[test]
+fn item_46_gids_the_csp_swaps_handles_on_a_live_context() {
+    let s = stack();
+    let mut csp = acquire(&s);
+    let before = csp.read_file(None, "cardid").unwrap();
+    csp.pcsc().unwrap().end_transaction().unwrap();
+    let mut other = s.connect().unwrap();
+    other.begin_transaction().unwrap();
+    let (ctx, card) = other.raw_handles();
+    csp.card_data_mut().set_handles(ctx, card);
+    assert_eq!(csp.read_file(None, "cardid").unwrap(), before);
+    let kxc00 = csp.read_file(Some("mscp"), "kxc00").unwrap();
+    assert_eq!(card_sim::gids::decompress_certificate(&kxc00).map(|der| der.len() > 500), Some(true));
+    csp.authenticate_pin("user", b"123456").unwrap();
+    sign_and_verify(&s, &csp, &Sha256::digest(b"new handles"));
+    csp.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
+    drop(csp);
+    other.end_transaction().unwrap();
+    drop(other);
+    no_leaks();
+}
+
+/// Items: 155, 158, 160
+///
+/// Over PC/SC: a second context of the process on an unchanged GIDS card costs two APDUs
+/// (`cardcf` and `cardid`, which validate the CSP's cache) and reads no certificate; after the
+/// card changed behind the CSP's back (another writer, who bumps `cardcf`), nothing stale is
+/// served.
+#[test]
+fn items_155_158_160_gids_a_second_context_costs_two_apdus_and_never_sees_stale_data() {
+    let s = stack();
+    let cache = Arc::new(Mutex::new(CspCache::default()));
+    let options = AcquireOptions { cache: Some(cache.clone()), ..AcquireOptions::default() };
+    let first = acquire_with(&s, &options).unwrap();
+    let cardcf = first.read_file(None, "cardcf").unwrap();
+    first.read_file(Some("mscp"), "cmapfile").unwrap();
+    first.container_info(0).unwrap();
+    drop(first);
+    assert!(cache.lock().unwrap().adds >= 1, "the contents went to the CSP cache");
+    let before = s.sim().counters();
+    let second = acquire_with(&s, &options).unwrap();
+    assert_eq!(second.read_file(None, "cardcf").unwrap(), cardcf);
+    let cmap = second.read_file(Some("mscp"), "cmapfile").unwrap();
+    let kxc00 = second.read_file(Some("mscp"), "kxc00").unwrap();
+    second.container_info(1).unwrap();
+    let used = s.sim().counters().since(before);
+    assert!(used.apdus <= 2, "second context: {used:?}");
+    println!("GIDS second context on an unchanged card: {} APDUs, {} bytes", used.apdus, used.bytes());
+    drop(second);
+    // Another writer empties container 1's record in cmapfile and bumps cardcf.
+    let mut map = vfs::cmapfile::ContainerMap::decode(&cmap).unwrap();
+    map.delete(1);
+    let mut cf = vfs::cardcf::CacheFile::decode(&cardcf).unwrap();
+    cf.bump_files();
+    s.sim().set_data_object(0xA010, 0xDF23, &map.encode()).unwrap();
+    s.sim().set_data_object(0xA010, 0xDF22, &cf.encode()).unwrap();
+    let third = acquire_with(&s, &options).unwrap();
+    assert_eq!(third.read_file(None, "cardcf").unwrap(), cf.encode());
+    assert_eq!(third.read_file(Some("mscp"), "cmapfile").unwrap(), map.encode());
+    assert_eq!(third.container_info(1).unwrap_err().0, code::SCARD_E_NO_KEY_CONTAINER);
+    assert_eq!(third.read_file(Some("mscp"), "kxc00").unwrap(), kxc00);
+    drop(third);
+    // Put the card back as it was for the other tests.
+    s.sim().set_data_object(0xA010, 0xDF23, &cmap).unwrap();
+    s.sim().set_data_object(0xA010, 0xDF22, &cardcf).unwrap();
+    no_leaks();
+}
+
+/// Items: 33
+///
+/// `CardDeleteContext` of the built library frees the context block and everything else.
+#[test]
+fn item_33_gids_delete_context_frees_everything() {
+    let s = stack();
+    let mut csp = acquire(&s);
+    assert!(!csp.raw().pvVendorSpecific.is_null());
+    assert_eq!(live_allocations(), 1, "the context's pvVendorSpecific block");
+    csp.card_data_mut().delete_context().unwrap();
+    assert!(csp.raw().pvVendorSpecific.is_null());
+    assert_eq!(live_allocations(), 0);
+    drop(csp);
+    no_leaks();
+}
+
+const PIN: &[u8] = b"123456";
+const ADMIN_KEY: [u8; 24] = [1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8];
+
+
+
+
+
 fn options(cache: &Arc<Mutex<CspCache>>) -> AcquireOptions {
     AcquireOptions {
         cache: Some(cache.clone()),
@@ -57,9 +260,6 @@ fn options(cache: &Arc<Mutex<CspCache>>) -> AcquireOptions {
     }
 }
 
-fn acquire(s: &SharedStack<GidsSim>) -> Csp {
-    acquire_with(s, &options(&Arc::default())).unwrap()
-}
 
 /// Runs `f` on another card, then puts the default card back.
 fn with_card(s: &mut SharedStack<GidsSim>, sim: GidsSim, f: impl FnOnce(&mut SharedStack<GidsSim>)) {
@@ -71,10 +271,6 @@ fn with_card(s: &mut SharedStack<GidsSim>, sim: GidsSim, f: impl FnOnce(&mut Sha
     }
 }
 
-fn no_leaks() {
-    assert_eq!(live_allocations(), 0, "every pfnCspAlloc buffer was freed");
-    assert_eq!(mdtool::csp::driver_frees().1, 0, "the driver zeroed every buffer it freed");
-}
 
 fn admin_response(challenge: &[u8], key: &[u8; 24]) -> Vec<u8> {
     let tdes = des::TdesEde3::new_from_slice(key).unwrap();
@@ -83,19 +279,11 @@ fn admin_response(challenge: &[u8], key: &[u8; 24]) -> Vec<u8> {
     block.to_vec()
 }
 
-fn admin_login(csp: &Csp) {
-    let challenge = csp.get_challenge_ex(pin::ROLE_ADMIN).unwrap();
-    assert_eq!(challenge.len(), 8);
-    csp.authenticate_ex(pin::ROLE_ADMIN, 0, &admin_response(&challenge, &ADMIN_KEY)).unwrap();
-}
 
 fn certificate(s: &SharedStack<GidsSim>, tag: u16) -> Vec<u8> {
     card_sim::gids::decompress_certificate(&s.sim().data_object(0xA010, tag).unwrap()).unwrap()
 }
 
-fn rsa_key(cert: &[u8]) -> rsa::RsaPublicKey {
-    crypto::public_key_from_spki(&card_edges::key::PublicKey::from_certificate(cert).unwrap().spki).unwrap()
-}
 
 fn dword(v: &[u8]) -> u32 {
     u32::from_le_bytes(v.try_into().unwrap())
@@ -239,7 +427,7 @@ fn items_62_64_69_130_to_132_pin_and_container_info() {
     let (sig, kx) = csp.container_info(0).unwrap();
     assert!(sig.is_empty());
     assert_eq!(&kx[..8], &[6, 2, 0, 0, 0x00, 0xA4, 0, 0], "PUBLICKEYBLOB, CALG_RSA_KEYX");
-    let key = rsa_key(&certificate(&s, 0xDF24));
+    let key = rsa_key_of(&certificate(&s, 0xDF24));
     let mut n = rsa::traits::PublicKeyParts::n(&key).to_be_bytes().to_vec();
     n.reverse();
     n.truncate(256);
@@ -259,7 +447,7 @@ fn items_138_to_147_signatures_and_decryptions() {
     let csp = acquire(&s);
     csp.authenticate_pin("user", PIN).unwrap();
     for (index, tag) in [(0u8, 0xDF24), (1, 0xDF25)] {
-        let key = rsa_key(&certificate(&s, tag));
+        let key = rsa_key_of(&certificate(&s, tag));
         for (alg, hash_alg, len) in [
             (crypt::CALG_SHA1, Some(HashAlg::Sha1), 20),
             (crypt::CALG_SHA_256, Some(HashAlg::Sha256), 32),
@@ -402,31 +590,6 @@ fn private_key_blob(pk8: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Items: 45, 48
-#[test]
-fn items_45_48_reset_drops_authentication_and_the_csp_recovers() {
-    let s = stack();
-    let mut csp = acquire(&s);
-    csp.authenticate_pin("user", PIN).unwrap();
-    admin_login(&csp);
-    let hash = Sha256::digest(b"before").to_vec();
-    csp.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None).unwrap();
-    // Between two of the CSP's transactions, another program resets the card.
-    use card_edges::transport::Transport;
-    csp.pcsc().unwrap().end_transaction().unwrap();
-    s.reset_card().unwrap();
-    let err = csp.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None).unwrap_err();
-    assert_eq!(err.0, code::SCARD_W_RESET_CARD);
-    csp.reconnect(false).unwrap();
-    assert_eq!(csp.get_property(prop::AUTHENTICATED_STATE, 0).unwrap(), [0; 4], "authentication is gone");
-    let err = csp.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None).unwrap_err();
-    assert_eq!(err.0, code::SCARD_W_SECURITY_VIOLATION, "the PIN is gone with the reset");
-    csp.authenticate_pin("user", PIN).unwrap();
-    csp.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None).unwrap();
-    drop(csp);
-    no_leaks();
-}
-
 /// Items: 109 to 117, 166
 #[test]
 fn items_109_to_117_166_properties() {
@@ -449,4 +612,8 @@ fn items_109_to_117_166_properties() {
     }
     drop(csp);
     no_leaks();
+}
+
+fn rsa_key_of(cert: &[u8]) -> rsa::RsaPublicKey {
+    crypto::public_key_from_spki(&card_edges::key::PublicKey::from_certificate(cert).unwrap().spki).unwrap()
 }

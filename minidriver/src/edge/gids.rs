@@ -16,6 +16,7 @@
 //! so `fCertificateCompression` is FALSE. Container key import (`CardCreateContainer` with
 //! `CARD_CREATE_CONTAINER_KEY_IMPORT`) is supported; secure key injection is not.
 
+use card_edges::gids::keyfile::MAX_CONTAINERS;
 use card_edges::gids::{self, GidsEdge, RsaPrivateParts};
 use card_edges::iso7816::Counters;
 use card_edges::key::KeyAlgorithm;
@@ -160,15 +161,34 @@ impl Edge for GidsCard {
         self.gids().container(index)?.map(Self::to_container).ok_or(Error::NoKeyContainer)
     }
 
-    fn create_container(&mut self, index: u8, key: NewKey, pin_id: Option<PinId>) -> Result<()> {
+    fn check_new_key(&self, index: u8, key: &NewKey, pin_id: Option<PinId>) -> Result<()> {
+        // Container i is key reference 81 + i: 126 of them.
+        if usize::from(index) >= MAX_CONTAINERS {
+            return Err(Error::NoKeyContainer);
+        }
         match pin_id {
             None | Some(pin::ROLE_USER) => {}
             Some(pin::ROLE_ADMIN) => return Err(Error::InvalidParameter("ROLE_ADMIN cannot guard a key")),
             Some(_) => return Err(Error::InvalidParameter("GIDS keys are guarded by the user PIN")),
         }
-        if self.gids().container(index)?.is_some() {
-            return Err(Error::FileExists);
+        match key {
+            NewKey::Generate(KeyAlgorithm::Rsa { .. }, _) => Ok(()),
+            NewKey::Generate(..) => Err(Error::Unsupported("GIDS keys are RSA")),
+            NewKey::Import(blob) => {
+                let parsed = blobs::rsa_private_key_blob(blob)?;
+                if matches!(parsed.bits, 1024 | 2048 | 3072 | 4096) {
+                    Ok(())
+                } else {
+                    Err(Error::InvalidParameter("GIDS keys are RSA 1024, 2048, 3072 or 4096"))
+                }
+            }
         }
+    }
+
+    fn create_container(&mut self, index: u8, key: NewKey, pin_id: Option<PinId>) -> Result<()> {
+        self.check_new_key(index, &key, pin_id)?;
+        // An existing key is replaced (spec §4.6.1: "If the target container already exists,
+        // it is overwritten by the new one"): the edge deletes its key file first.
         match key {
             NewKey::Generate(KeyAlgorithm::Rsa { bits }, role) => {
                 self.gids().generate_key(index, KeyAlgorithm::Rsa { bits }, role)?;

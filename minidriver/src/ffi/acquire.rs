@@ -115,7 +115,11 @@ unsafe fn acquire(cd: *mut CARD_DATA, flags: u32, supplied: Option<Box<dyn Trans
         }
     };
     let edge = crate::edge::open(link, &atr, &OpenOptions::from_env())?;
-    let context = Context::new(negotiated, edge);
+    let mut context = Context::new(negotiated, edge);
+    // An RSA-only card has no DH agreement entry points: "For RSA-only card minidrivers, this
+    // entry point is not defined and is set to NULL in the CARD_DATA structure" (Smart Card
+    // Minidriver Specification v7, 4.7.2 to 4.7.4).
+    let ecdh = context.algorithms().iter().any(|a| a.starts_with("ECDH"));
 
     let block = csp.alloc_copy(&[0u8; size_of::<VendorBlock>()])?.cast::<VendorBlock>();
     let id = register(context);
@@ -124,18 +128,19 @@ unsafe fn acquire(cd: *mut CARD_DATA, flags: u32, supplied: Option<Box<dyn Trans
     unsafe { block.write_unaligned(VendorBlock { magic: VENDOR_MAGIC, id }) };
     // SAFETY: filling the table writes only fields within the negotiated version's extent.
     unsafe {
-        fill_table(cd, negotiated);
+        fill_table(cd, negotiated, ecdh);
         (&raw mut (*cd).pvVendorSpecific).write(block.cast());
     }
     tracing::debug!(version = negotiated, "context acquired");
     Ok(())
 }
 
-/// Fills the function pointers of `version`; `pvUnused3`/`pvUnused4` are set to NULL.
+/// Fills the function pointers of `version`; `pvUnused3`/`pvUnused4` are set to NULL, and so are
+/// the three DH agreement entry points when the card has no ECDH key type (`ecdh` false).
 ///
 /// # Safety
 /// `cd` must be valid for writes of the fields of `version`'s extent.
-unsafe fn fill_table(cd: *mut CARD_DATA, version: u32) {
+unsafe fn fill_table(cd: *mut CARD_DATA, version: u32, ecdh: bool) {
     // SAFETY: every field written below lies within the extent of `version` (checked per group).
     unsafe {
         (&raw mut (*cd).pfnCardDeleteContext).write(Some(CardDeleteContext));
@@ -163,10 +168,18 @@ unsafe fn fill_table(cd: *mut CARD_DATA, version: u32) {
         (&raw mut (*cd).pfnCardQueryKeySizes).write(Some(props::card_query_key_sizes));
         (&raw mut (*cd).pfnCardSignData).write(Some(crypto::card_sign_data));
         (&raw mut (*cd).pfnCardRSADecrypt).write(Some(crypto::card_rsa_decrypt));
-        (&raw mut (*cd).pfnCardConstructDHAgreement).write(Some(crypto::card_construct_dh_agreement));
+        (&raw mut (*cd).pfnCardConstructDHAgreement).write(if ecdh {
+            Some(crypto::card_construct_dh_agreement)
+        } else {
+            None
+        });
         if version >= 5 {
-            (&raw mut (*cd).pfnCardDeriveKey).write(Some(crypto::card_derive_key));
-            (&raw mut (*cd).pfnCardDestroyDHAgreement).write(Some(crypto::card_destroy_dh_agreement));
+            (&raw mut (*cd).pfnCardDeriveKey).write(if ecdh { Some(crypto::card_derive_key) } else { None });
+            (&raw mut (*cd).pfnCardDestroyDHAgreement).write(if ecdh {
+                Some(crypto::card_destroy_dh_agreement)
+            } else {
+                None
+            });
         }
         if version >= 6 {
             (&raw mut (*cd).pfnCardGetChallengeEx).write(Some(auth::card_get_challenge_ex));

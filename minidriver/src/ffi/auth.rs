@@ -190,6 +190,9 @@ pub(super) unsafe extern "system" fn card_get_challenge_ex(
 ) -> u32 {
     entry("CardGetChallengeEx", cd, |ctx, csp| {
         util::flags_zero(flags)?;
+        // Pointers first: knowing which PINs the card has may take card I/O (spec §4.6.1).
+        need(ppb, "ppbChallengeData is NULL")?;
+        need(pcb, "pcbChallengeData is NULL")?;
         valid_pin_id(ctx, id)?;
         if ctx.pin_info(id)?.pin_type != pin::CHALLENGE_RESPONSE {
             return Err(Error::InvalidParameter("not a challenge-response PIN"));
@@ -215,17 +218,22 @@ pub(super) unsafe extern "system" fn card_authenticate_ex(
         if flags & !known != 0 {
             return Err(Error::InvalidParameter("unknown dwFlags"));
         }
-        valid_pin_id(ctx, id)?;
-        // No edge has an external PIN (PIN pad, biometric): PIN data is always required.
+        // No edge has an external PIN (PIN pad, biometric): PIN data is always required. The
+        // pointers are checked before the PIN id, whose check may take card I/O.
         // SAFETY: pbPinData holds cbPinData bytes.
         let data = unsafe { util::required_bytes(pb, cb, "pbPinData is NULL")? };
         let generate = flags & pin::GENERATE_SESSION_PIN != 0;
         let session = flags & pin::SESSION_PIN != 0;
+        if generate && session {
+            return Err(Error::InvalidParameter("both session PIN flags"));
+        }
+        if generate {
+            need(ppb_session, "ppbSessionPin is NULL")?;
+            need(pcb_session, "pcbSessionPin is NULL")?;
+        }
+        valid_pin_id(ctx, id)?;
         let result = match (generate, session) {
-            (true, true) => Err(Error::InvalidParameter("both session PIN flags")),
-            (true, false) => {
-                need(ppb_session, "ppbSessionPin is NULL")?;
-                need(pcb_session, "pcbSessionPin is NULL")?;
+            (true, _) => {
                 let token = ctx.generate_session_pin(id, data)?;
                 let len = util::dword(token.len())?;
                 let p = csp.alloc_copy(&token)?;
@@ -269,15 +277,16 @@ pub(super) unsafe extern "system" fn card_change_authenticator_ex(
         if flags != pin::CHANGE_FLAG_UNBLOCK && flags != pin::CHANGE_FLAG_CHANGEPIN {
             return Err(Error::InvalidParameter("dwFlags"));
         }
-        valid_pin_id(ctx, auth_id)?;
-        valid_pin_id(ctx, target_id)?;
-        if retry_count != 0 {
-            return Err(Error::InvalidParameter("the retry limit cannot be changed"));
-        }
         // SAFETY: the buffers hold their stated lengths.
         let auth = unsafe { util::required_bytes(pb_auth, cb_auth, "pbAuthenticatingPinData is NULL")? };
         // SAFETY: as above.
         let target = unsafe { util::required_bytes(pb_target, cb_target, "pbTargetData is NULL")? };
+        if retry_count != 0 {
+            return Err(Error::InvalidParameter("the retry limit cannot be changed"));
+        }
+        // After the pointers: knowing which PINs the card has may take card I/O.
+        valid_pin_id(ctx, auth_id)?;
+        valid_pin_id(ctx, target_id)?;
         let info = ctx.pin_info(target_id)?;
         let result = if flags == pin::CHANGE_FLAG_UNBLOCK {
             if auth_id == target_id || info.unblock_permission & pin::set_of(auth_id) == 0 {

@@ -116,6 +116,23 @@ unsafe fn create(
             let len = util::dword(blobs::private_key_blob_len(header)?)?;
             // SAFETY: a PRIVATEKEYBLOB of this header holds `len` bytes.
             let blob = unsafe { util::bytes(pb_key, len, "pbKeyData")? };
+            // The blob is validated here, before any card I/O (spec §4.6.1): an RSA key of a size
+            // the card takes for `dwKeySpec`, whose aiKeyAlg is that key spec's (CALG_RSA_KEYX for
+            // AT_KEYEXCHANGE, CALG_RSA_SIGN for AT_SIGNATURE). `dwKeySize` is not compared: the
+            // blob's own bit length is the key's (callers pass the blob's byte count as well).
+            let sizes = ctx.key_sizes(key_spec)?;
+            let role = match key_spec {
+                keyspec::AT_KEYEXCHANGE => KeyRole::Exchange,
+                keyspec::AT_SIGNATURE => KeyRole::Signature,
+                _ => return Err(Error::Unsupported("a PRIVATEKEYBLOB holds an RSA key")),
+            };
+            let parsed = blobs::rsa_private_key_blob(blob)?;
+            if parsed.role != role {
+                return Err(Error::InvalidParameter("the blob's aiKeyAlg does not fit dwKeySpec"));
+            }
+            if !sizes.allows(u32::from(parsed.bits)) {
+                return Err(Error::InvalidParameter("a key size this card does not take"));
+            }
             NewKey::Import(Zeroizing::new(blob.to_vec()))
         }
         misc::CREATE_CONTAINER_KEY_GEN => {

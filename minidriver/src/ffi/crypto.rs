@@ -59,15 +59,17 @@ unsafe fn sign(ctx: &mut Context, csp: &Csp, info: *mut CARD_SIGNING_INFO) -> Re
     if !(keyspec::AT_KEYEXCHANGE..=keyspec::AT_ECDHE_P521).contains(&key_spec) {
         return Err(Error::InvalidParameter("undefined dwKeySpec"));
     }
-    if matches!(key_spec, keyspec::AT_ECDSA_P521 | keyspec::AT_ECDHE_P521) {
-        return Err(Error::Unsupported("P-521 keys"));
-    }
     // Padding information is the current version's (spec §4.7.5: else a revision mismatch).
     if flags & crypt::PADDING_INFO_PRESENT != 0 && version < 2 {
         return Err(Error::RevisionMismatch);
     }
     // SAFETY: pbData holds cbData bytes.
     let data = unsafe { util::required_bytes(pb, cb, "pbData is NULL")? };
+    // A key spec the card has no keys of (P-521; every ECC one on an RSA-only card) is
+    // "defined but not supported" (spec §4.7.5), whatever the container holds; no card I/O.
+    if let Err(e @ Error::Unsupported(_)) = ctx.key_sizes(key_spec) {
+        return Err(e);
+    }
     let container = ctx.container(index, &mut &*csp)?;
     if container.key_spec() != key_spec {
         return match key_spec {

@@ -634,9 +634,28 @@ fn delta(before: usize) -> isize {
 /// buffer and its length through the two out-parameters.
 type AllocatingCall<'a> = &'a mut dyn FnMut(&mut *mut u8, &mut u32) -> u32;
 
+/// Which containers of a card the allocating calls use.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Outputs {
+    /// A container with a key-exchange key only.
+    pub(crate) kx: u8,
+    /// A container with a signature key only, for `CardGetContainerInfo`.
+    pub(crate) sig: u8,
+    /// A container with a signature key only, for `CCP_CONTAINER_INFO`.
+    pub(crate) sig_property: u8,
+    /// `CardSignData`'s container, key spec and `aiHashAlg` (over a 32-byte hash): a key the
+    /// context may use now.
+    pub(crate) sign: (u8, u32, u32),
+}
+
+/// The default simulated PIV card: 9A (key exchange), 9E and 9C (signature); the signature
+/// is 9E's, a key that needs no PIN.
+pub(crate) const PIV_OUTPUTS: Outputs =
+    Outputs { kx: 0, sig: 3, sig_property: 1, sign: (3, keyspec::AT_ECDSA_P256, 0) };
+
 /// Runs every function that returns a `pfnCspAlloc` buffer through `one`, on a context over
-/// the default simulated card (the signature is container 3's, a key that needs no PIN).
-fn each_allocating_call(cd: &CARD_DATA, mut one: impl FnMut(&'static str, AllocatingCall<'_>)) {
+/// a card with the containers `outputs` names.
+fn each_allocating_call(cd: &CARD_DATA, outputs: Outputs, mut one: impl FnMut(&'static str, AllocatingCall<'_>)) {
     let c = ptr::from_ref(cd);
     let (mscp, cardid) = (ansi(b"mscp"), ansi(b"cardid"));
     // SAFETY: a live context; every pointer is a valid local; `one` frees each returned buffer
@@ -663,14 +682,14 @@ fn each_allocating_call(cd: &CARD_DATA, mut one: impl FnMut(&'static str, Alloca
         if let Some(f) = cd.pfnCardGetContainerInfo {
             one("CONTAINER_INFO.pbKeyExPublicKey (CardGetContainerInfo)", &mut |pb, cb| {
                 let mut i = container_info(1);
-                let code = f(c, 0, 0, &mut i);
+                let code = f(c, outputs.kx, 0, &mut i);
                 *pb = i.pbKeyExPublicKey;
                 *cb = i.cbKeyExPublicKey;
                 code + u32::from(!i.pbSigPublicKey.is_null())
             });
             one("CONTAINER_INFO.pbSigPublicKey (CardGetContainerInfo)", &mut |pb, cb| {
                 let mut i = container_info(1);
-                let code = f(c, 3, 0, &mut i);
+                let code = f(c, outputs.sig, 0, &mut i);
                 *pb = i.pbSigPublicKey;
                 *cb = i.cbSigPublicKey;
                 code + u32::from(!i.pbKeyExPublicKey.is_null())
@@ -681,7 +700,7 @@ fn each_allocating_call(cd: &CARD_DATA, mut one: impl FnMut(&'static str, Alloca
                 let mut i = container_info(1);
                 let name = wide(prop::CONTAINER_INFO);
                 let mut needed = 0;
-                let code = f(c, 1, name.as_ptr(), (&raw mut i).cast(), 40, &mut needed, 0);
+                let code = f(c, outputs.sig_property, name.as_ptr(), (&raw mut i).cast(), 40, &mut needed, 0);
                 *pb = i.pbSigPublicKey;
                 *cb = i.cbSigPublicKey;
                 code
@@ -690,7 +709,8 @@ fn each_allocating_call(cd: &CARD_DATA, mut one: impl FnMut(&'static str, Alloca
         if let Some(f) = cd.pfnCardSignData {
             one("CARD_SIGNING_INFO.pbSignedData", &mut |pb, cb| {
                 let mut hash = [0x42u8; 32];
-                let mut info = signing_info(3, keyspec::AT_ECDSA_P256, 0, 0, hash.as_mut_ptr(), 32);
+                let (index, key_spec, alg) = outputs.sign;
+                let mut info = signing_info(index, key_spec, 0, alg, hash.as_mut_ptr(), 32);
                 let code = f(c, &mut info);
                 *pb = info.pbSignedData;
                 *cb = info.cbSignedData;
@@ -702,9 +722,9 @@ fn each_allocating_call(cd: &CARD_DATA, mut one: impl FnMut(&'static str, Alloca
 
 /// Every function that returns a `pfnCspAlloc` buffer: what each allocates and what one free
 /// releases.
-pub(crate) fn allocated_outputs(cd: &CARD_DATA) -> Vec<Output> {
+pub(crate) fn allocated_outputs(cd: &CARD_DATA, outputs: Outputs) -> Vec<Output> {
     let mut out = Vec::new();
-    each_allocating_call(cd, |what, call| {
+    each_allocating_call(cd, outputs, |what, call| {
         let before = mdtool::csp::live_allocations();
         let (mut pb, mut cb) = (ptr::null_mut::<u8>(), 0u32);
         let code = call(&mut pb, &mut cb);
@@ -717,9 +737,9 @@ pub(crate) fn allocated_outputs(cd: &CARD_DATA) -> Vec<Output> {
 
 /// The same calls with `pfnCspAlloc` failing (the caller set [`FAILING_ALLOC`]): codes, and
 /// whether every output stayed NULL/0.
-pub(crate) fn outputs_without_memory(cd: &CARD_DATA) -> Vec<NullCase> {
+pub(crate) fn outputs_without_memory(cd: &CARD_DATA, outputs: Outputs) -> Vec<NullCase> {
     let mut out = Vec::new();
-    each_allocating_call(cd, |what, call| {
+    each_allocating_call(cd, outputs, |what, call| {
         let (mut pb, mut cb) = (ptr::null_mut::<u8>(), 0u32);
         let code = call(&mut pb, &mut cb);
         let outputs_clean = pb.is_null() && cb == 0;
