@@ -264,6 +264,8 @@ pub fn rows(shape: Shape) -> Result<Vec<Row>, String> {
         "cold listing",
         |_, _| Ok(None),
         |sim, cache, _| {
+            // In a process that has not seen this card's ATR before.
+            minidriver::forget_hints();
             let csp = acquire(sim, cache)?;
             csp.read_file(None, "cardcf").map_err(|c| format!("cardcf: {c}"))?;
             csp.read_file(None, "cardid").map_err(|c| format!("cardid: {c}"))?;

@@ -38,7 +38,7 @@ mod transcript;
 
 pub use auth::{PIN_REF, PUK_REF, parse_pin_status};
 pub use containers::Container;
-pub use edge::{AuthState, GidsEdge, PinStatus};
+pub use edge::{AuthState, GidsEdge, PinStatus, Probe};
 pub use files::{access_condition_of, file_id_for};
 pub use keyfile::RsaPrivateParts;
 pub use ops::DecryptPadding;

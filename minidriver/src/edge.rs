@@ -7,7 +7,7 @@ mod open;
 pub(crate) mod piv;
 
 pub(crate) use open::open;
-pub use open::{GIDS_AID_ENV, OpenOptions};
+pub use open::{GIDS_AID_ENV, OpenOptions, forget_hints};
 
 use card_edges::crypto::HashAlg;
 use card_edges::iso7816::Counters;

@@ -24,5 +24,7 @@ pub mod log;
 mod session_pin;
 
 pub use card::{Card, CardKey, Decryption};
+#[doc(hidden)]
+pub use edge::forget_hints;
 pub use edge::{Container, GIDS_AID_ENV, KeyRole, OpenOptions};
 pub use error::{Error, Result};

@@ -114,6 +114,17 @@ pub(crate) enum Freshness {
     Files,
 }
 
+/// What answered [`GidsEdge::probe`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// A GIDS application with a `cardcf`.
+    Provisioned,
+    /// A GIDS application with nothing provisioned yet (`6A 82`, `6A 88`, `69 85`).
+    Unprovisioned,
+    /// Something else: another application, nothing selected, a malformed answer.
+    Foreign,
+}
+
 /// The GIDS card edge over a transport.
 pub struct GidsEdge<T> {
     pub(crate) session: Session<T>,
@@ -182,16 +193,36 @@ impl<T: Transport> GidsEdge<T> {
         edge
     }
 
-    /// Whether the application answering is a provisioned GIDS application: its `cardcf`
-    /// reads and decodes. For a caller that knows this card's kind (an ATR seen before) and
-    /// sends no SELECT: the read is this transaction's freshness check, so the CSP's own read
-    /// of `cardcf` that follows costs nothing.
+    /// Asks the application answering now for its `cardcf`, with no SELECT before or after:
+    /// for a caller that knows this card's kind (an ATR seen before) or that found no
+    /// selectable AID. A provisioned GIDS application answers it, and the read is this
+    /// transaction's freshness check, so the CSP's own read of `cardcf` that follows costs
+    /// nothing.
     ///
     /// # Errors
-    /// Transport failures; a refusing status word (another application answered).
-    pub fn probe(&mut self) -> Result<bool> {
-        self.ensure_current()?;
-        Ok(self.cardcf.clone().flatten().is_some_and(|b| CacheFile::decode(&b).is_ok()))
+    /// Transport failures.
+    pub fn probe(&mut self) -> Result<Probe> {
+        let [f0, f1] = CARDCF.0.to_be_bytes();
+        let [t0, t1] = CARDCF.1.to_be_bytes();
+        let cmd = Command::new(0x00, ins::GET_DATA_ODD, f0, f1).with_data(vec![0x5C, 0x02, t0, t1]).with_le(256);
+        let rsp = self.raw_transmit(&cmd)?;
+        match rsp.sw.status() {
+            Status::Success => {}
+            // GIDS's own answers for an absent EF or data object, or one not yet activated:
+            // a GIDS application that nothing provisioned yet.
+            Status::NotFound | Status::ReferenceNotFound => return Ok(Probe::Unprovisioned),
+            _ if rsp.sw.0 == 0x6985 => return Ok(Probe::Unprovisioned),
+            _ => return Ok(Probe::Foreign),
+        }
+        let Ok(Some(value)) = tlv::Reader::new(&rsp.data).find(Tag(u32::from(CARDCF.1))) else {
+            return Ok(Probe::Foreign);
+        };
+        if CacheFile::decode(value).is_err() {
+            return Ok(Probe::Foreign);
+        }
+        self.cardcf = Some(Some(value.to_vec()));
+        self.txn.checked = true;
+        Ok(Probe::Provisioned)
     }
 
     /// An edge for a card the class minidriver marked GIDS although the GIDS AID was not found:

@@ -248,10 +248,6 @@ fn item_33_gids_delete_context_frees_everything() {
 const PIN: &[u8] = b"123456";
 const ADMIN_KEY: [u8; 24] = [1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8];
 
-
-
-
-
 fn options(cache: &Arc<Mutex<CspCache>>) -> AcquireOptions {
     AcquireOptions {
         cache: Some(cache.clone()),
@@ -259,7 +255,6 @@ fn options(cache: &Arc<Mutex<CspCache>>) -> AcquireOptions {
         ..AcquireOptions::default()
     }
 }
-
 
 /// Runs `f` on another card, then puts the default card back.
 fn with_card(s: &mut SharedStack<GidsSim>, sim: GidsSim, f: impl FnOnce(&mut SharedStack<GidsSim>)) {
@@ -271,7 +266,6 @@ fn with_card(s: &mut SharedStack<GidsSim>, sim: GidsSim, f: impl FnOnce(&mut Sha
     }
 }
 
-
 fn admin_response(challenge: &[u8], key: &[u8; 24]) -> Vec<u8> {
     let tdes = des::TdesEde3::new_from_slice(key).unwrap();
     let mut block = Array::try_from(challenge).unwrap();
@@ -279,11 +273,9 @@ fn admin_response(challenge: &[u8], key: &[u8; 24]) -> Vec<u8> {
     block.to_vec()
 }
 
-
 fn certificate(s: &SharedStack<GidsSim>, tag: u16) -> Vec<u8> {
     card_sim::gids::decompress_certificate(&s.sim().data_object(0xA010, tag).unwrap()).unwrap()
 }
-
 
 fn dword(v: &[u8]) -> u32 {
     u32::from_le_bytes(v.try_into().unwrap())

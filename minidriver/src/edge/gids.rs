@@ -354,6 +354,10 @@ impl Edge for GidsCard {
         if id != pin::ROLE_ADMIN {
             return Err(Error::InvalidParameter("only ROLE_ADMIN is a challenge-response PIN"));
         }
+        // Any command between the challenge and its answer voids the challenge (GIDS v2.0
+        // GENERAL AUTHENTICATE): what the answering call will look up (whether the card has a
+        // PUK, for the user PIN's PIN_INFO) is asked now, before the challenge.
+        self.has_puk()?;
         Ok(self.gids().admin_challenge()?)
     }
 

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use card_edges::detect::{CardEdge, ClassConfig, class_minidriver};
-use card_edges::gids::GidsEdge;
+use card_edges::gids::{GidsEdge, Probe};
 use card_edges::iso7816::{Atr, Limits, Session};
 use card_edges::piv::PivEdge;
 use card_edges::{Error as EdgeError, TransportError};
@@ -63,6 +63,13 @@ fn gids_edge(session: Session<Link>, hint: &GidsHint) -> GidsEdge<Link> {
         Some(aid) => GidsEdge::selected_with_aid(session, aid.clone(), &hint.fci),
         None => GidsEdge::selected(session, &hint.fci),
     }
+}
+
+/// Forgets every ATR hint of this process: for measurements of a first context (the APDU
+/// report); a driver in use never needs it.
+#[doc(hidden)]
+pub fn forget_hints() {
+    *HINTS.lock().unwrap_or_else(PoisonError::into_inner) = None;
 }
 
 /// A transport failure that ends the attempt (the card is gone or was reset): passed on.
@@ -112,7 +119,7 @@ pub(crate) fn open(link: Link, atr: &[u8], options: &OpenOptions) -> Result<Box<
     if let Some(h) = hint(atr).filter(|h| h.aid == options.gids_aid) {
         let mut edge = gids_edge(session, &h);
         match edge.probe() {
-            Ok(true) => return Ok(Box::new(GidsCard::new(edge))),
+            Ok(Probe::Provisioned) => return Ok(Box::new(GidsCard::new(edge))),
             Err(e) if card_lost(&e) => return Err(e.into()),
             _ => {
                 tracing::debug!("the GIDS hint for this ATR did not hold: full discovery");
@@ -139,11 +146,10 @@ pub(crate) fn open(link: Link, atr: &[u8], options: &OpenOptions) -> Result<Box<
             // GIDS at all: it is an unknown card, said now rather than at the first file read.
             tracing::info!("GIDS AID not found: the card is taken as GIDS, as the class minidriver does");
             let mut edge = GidsEdge::implicit(session);
-            match edge.probe() {
-                Ok(_) | Err(EdgeError::NotFound(_)) => Ok(Box::new(GidsCard::new(edge))),
-                Err(e) if card_lost(&e) => Err(e.into()),
-                Err(e) => {
-                    tracing::info!(error = %e, "the card answers no GIDS command: unknown card");
+            match edge.probe()? {
+                Probe::Provisioned | Probe::Unprovisioned => Ok(Box::new(GidsCard::new(edge))),
+                Probe::Foreign => {
+                    tracing::info!("the card answers no GIDS command: unknown card");
                     Err(Error::UnknownCard)
                 }
             }
