@@ -79,7 +79,13 @@ impl<T: Transport> GidsEdge<T> {
         let mf = self.master_file()?;
         Self::check_dir(&mf, path.dir.as_ref())?;
         let r = mf.file(path.dir.as_ref(), &path.file).ok_or(vfs::Error::FileNotFound)?;
-        Ok((Location::Object(r.file_id, r.data_object), access_condition_of(r.file_id)))
+        // `cardapps` lives in A010 (user-writable) on GIDS cards, but the Minidriver
+        // Specification gives it EveryoneReadAdminWriteAc (§6.2): the stricter condition wins.
+        let condition = match well_known::default_access_condition(path) {
+            Some(spec) if path.dir.is_none() => spec,
+            _ => access_condition_of(r.file_id),
+        };
+        Ok((Location::Object(r.file_id, r.data_object), condition))
     }
 
     fn content(&mut self, location: Location) -> Result<Vec<u8>> {

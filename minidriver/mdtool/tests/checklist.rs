@@ -4896,6 +4896,17 @@ fn items_87_92_101_gids_the_logical_files_of_the_card() {
     assert_eq!(root, ["cardapps", "cardcf", "cardid"]);
     assert_eq!(c.enum_files(Some("mscp")).unwrap(), ["cmapfile", "kxc00", "kxc01"]);
     assert_eq!(c.file_info(None, "cardid").unwrap(), (16, 3), "EveryoneReadAdminWriteAc");
+    assert_eq!(
+        c.file_info(None, "cardapps").unwrap(),
+        (8, 3),
+        "EveryoneReadAdminWriteAc, though its EF lets the user write"
+    );
+    ctx.user();
+    assert_eq!(
+        err(c.write_file(None, "cardapps", b"mscp\0\0\0\0")),
+        code::SCARD_W_SECURITY_VIOLATION,
+        "the user may not"
+    );
     assert_eq!(c.file_info(Some("mscp"), "kxc00").unwrap().1, 1, "EveryoneReadUserWriteAc");
     assert_eq!(c.file_info(Some("mscp"), "cmapfile").unwrap(), (2 * 86, 1));
     assert_eq!(err(c.read_file(Some("mscp"), "msroots")), code::SCARD_E_FILE_NOT_FOUND);
