@@ -493,25 +493,36 @@ impl Context {
     }
 
     pub(crate) fn change_pin(&mut self, id: PinId, current: &[u8], new: &[u8]) -> Result<()> {
+        let card = self.card_for_session_pins()?;
         let result = self.edge.change_pin(id, current, new);
         let result = self.with_tries(id, result);
-        if result.is_ok()
-            && let Ok(card) = self.edge.card_id()
-        {
+        if let (Ok(()), Some(card)) = (&result, card) {
             session_pin::invalidate(&card);
         }
         result
     }
 
     pub(crate) fn unblock(&mut self, auth_pin: PinId, auth: &[u8], target: PinId, new: &[u8]) -> Result<()> {
+        let card = self.card_for_session_pins()?;
         let result = self.edge.unblock(auth_pin, auth, target, new);
         let result = self.with_tries(auth_pin, result);
-        if result.is_ok()
-            && let Ok(card) = self.edge.card_id()
-        {
+        if let (Ok(()), Some(card)) = (&result, card) {
             session_pin::invalidate(&card);
         }
         result
+    }
+
+    /// The card identifier whose session PINs a PIN change invalidates, read before the change:
+    /// read after it, a reset or removal met there would be lost behind the change's success
+    /// (the context would go on as authenticated on a reset card, against spec item 48). A
+    /// lost card fails the call before anything changes; a card without a readable identifier
+    /// has no session PINs to invalidate.
+    fn card_for_session_pins(&mut self) -> Result<Option<[u8; 16]>> {
+        match self.edge.card_id() {
+            Ok(card) => Ok(Some(card)),
+            Err(e) if e.is_card_lost() || matches!(e, Error::Transport(_)) => Err(e),
+            Err(_) => Ok(None),
+        }
     }
 
     // ----- cryptography -----
