@@ -144,7 +144,11 @@ impl<'a> Run<'a> {
     }
 
     /// Acquires the context over `transport` (a step like any other).
-    fn acquire(&mut self, transport: impl card_edges::transport::Transport + Send + 'static, cache: &Arc<Mutex<CspCache>>) -> Option<()> {
+    fn acquire(
+        &mut self,
+        transport: impl card_edges::transport::Transport + Send + 'static,
+        cache: &Arc<Mutex<CspCache>>,
+    ) -> Option<()> {
         let before = self.log.sent();
         let result = support::acquire(&self.sim, transport, cache);
         let after = self.log.sent();
@@ -262,7 +266,9 @@ impl<'a> Run<'a> {
         let challenge = self.call("CardGetChallengeEx", |c| c.get_challenge_ex(pin::ROLE_ADMIN))?;
         self.authenticate(pin::ROLE_ADMIN, &support::admin_response(&challenge))?;
         let state = self.auth_state()?;
-        self.check(state & pin::set_of(pin::ROLE_ADMIN) != 0, || format!("authenticated state {state:#x} lacks the administrator"));
+        self.check(state & pin::set_of(pin::ROLE_ADMIN) != 0, || {
+            format!("authenticated state {state:#x} lacks the administrator")
+        });
         Some(())
     }
 
@@ -327,7 +333,9 @@ fn listing(run: &mut Run<'_>, containers: &[u8]) -> Option<Vec<(u8, PublicKey, u
             run.issue(format!("false success: mscp/{file} holds no certificate"));
             return None;
         };
-        run.check(support::blob_is_key(&blob, &key.spki), || format!("container {i}'s public key is not its certificate's"));
+        run.check(support::blob_is_key(&blob, &key.spki), || {
+            format!("container {i}'s public key is not its certificate's")
+        });
         let spec = match (key.algorithm.is_rsa(), !signature) {
             (true, true) => keyspec::AT_KEYEXCHANGE,
             (true, false) => keyspec::AT_SIGNATURE,
@@ -384,7 +392,9 @@ fn session(run: &mut Run<'_>, containers: &[u8]) -> Option<()> {
     run.call("CardDeauthenticateEx", |c| c.deauthenticate_ex(pin::set_of(pin::ROLE_USER)))?;
     let state = run.auth_state()?;
     let verified = run.sim.pin_verified();
-    run.check(state == 0 && !verified, || format!("after deauthentication: state {state:#x}, card verified {verified}"));
+    run.check(state == 0 && !verified, || {
+        format!("after deauthentication: state {state:#x}, card verified {verified}")
+    });
     Some(())
 }
 
@@ -508,7 +518,9 @@ fn keygen(run: &mut Run<'_>) -> Option<()> {
         Sim::Gids(_) => run.authenticate(pin::ROLE_USER, PINS[0])?,
     }
     let exists = run.recovery
-        && run.call_allowing("CardGetContainerInfo", code::SCARD_E_NO_KEY_CONTAINER, |c| c.container_info(index))?.is_some();
+        && run
+            .call_allowing("CardGetContainerInfo", code::SCARD_E_NO_KEY_CONTAINER, |c| c.container_info(index))?
+            .is_some();
     if !exists {
         run.call("CardCreateContainer", |c| c.create_container(index, 1, spec, bits, None))?;
     }
@@ -574,16 +586,34 @@ fn flows() -> Vec<Flow> {
         Flow { name: "piv listing", card: piv_card, body: piv_listing, recover: piv_listing, writes: false },
         Flow { name: "piv session", card: piv_card, body: piv_session, recover: piv_session, writes: false },
         Flow { name: "piv ecdh+kdf", card: piv_ecdh_card, body: piv_ecdh, recover: piv_ecdh, writes: false },
-        Flow { name: "piv pin change+unblock", card: piv_card, body: pin_change, recover: pin_change_recover, writes: true },
+        Flow {
+            name: "piv pin change+unblock",
+            card: piv_card,
+            body: pin_change,
+            recover: pin_change_recover,
+            writes: true,
+        },
         Flow { name: "piv admin auth", card: piv_card, body: admin_auth, recover: admin_auth, writes: false },
         Flow { name: "piv keygen+cert", card: piv_card, body: keygen, recover: keygen, writes: true },
         Flow { name: "gids listing", card: gids_card, body: gids_listing, recover: gids_listing, writes: false },
         Flow { name: "gids session", card: gids_card, body: gids_session, recover: gids_session, writes: false },
-        Flow { name: "gids pin change+unblock", card: gids_card, body: pin_change, recover: pin_change_recover, writes: true },
+        Flow {
+            name: "gids pin change+unblock",
+            card: gids_card,
+            body: pin_change,
+            recover: pin_change_recover,
+            writes: true,
+        },
         Flow { name: "gids admin auth", card: gids_card, body: admin_auth, recover: admin_auth, writes: false },
         Flow { name: "gids keygen+cert", card: gids_card, body: keygen, recover: keygen, writes: true },
         Flow { name: "gids files", card: gids_card, body: gids_files, recover: gids_files, writes: true },
-        Flow { name: "gids containers", card: gids_card, body: gids_containers, recover: gids_containers, writes: true },
+        Flow {
+            name: "gids containers",
+            card: gids_card,
+            body: gids_containers,
+            recover: gids_containers,
+            writes: true,
+        },
     ]
 }
 
@@ -722,7 +752,12 @@ fn short(c: u32) -> String {
 
 /// Runs `flow` on `sim` over a connection that injects `fault` at command `at` (`u64::MAX`:
 /// none), then the recovery on a fresh connection. Returns what happened and the issues.
-fn run_once(flow: &Flow, at: u64, fault: Fault, golden: &mut Golden) -> (Option<(&'static str, u32)>, bool, Vec<String>, u64) {
+fn run_once(
+    flow: &Flow,
+    at: u64,
+    fault: Fault,
+    golden: &mut Golden,
+) -> (Option<(&'static str, u32)>, bool, Vec<String>, u64) {
     let live = live_allocations();
     let panics = support::panics();
     let sim = (flow.card)();
@@ -732,10 +767,11 @@ fn run_once(flow: &Flow, at: u64, fault: Fault, golden: &mut Golden) -> (Option<
     let pending = Arc::new(AtomicBool::new(false));
     let reconnect = pending.clone();
     let reset_slot = slot.clone();
-    let transport = Faulty::new(Reconnecting { card: slot.connect().unwrap(), pending }, at, fault).on_reset(move || {
-        reset_slot.reset();
-        reconnect.store(true, Ordering::SeqCst);
-    });
+    let transport =
+        Faulty::new(Reconnecting { card: slot.connect().unwrap(), pending }, at, fault).on_reset(move || {
+            reset_slot.reset();
+            reconnect.store(true, Ordering::SeqCst);
+        });
     let log = transport.log();
     let mut issues = Vec::new();
     let mut run = Run::new(sim.clone(), log.clone(), golden, false);
@@ -756,12 +792,9 @@ fn run_once(flow: &Flow, at: u64, fault: Fault, golden: &mut Golden) -> (Option<
             _ => &[],
         };
         match &hit {
-            Some(step) if !expected.is_empty() && !expected.contains(&step.code) => issues.push(format!(
-                "{} met {} and returned {}",
-                step.entry,
-                fault_label(fault),
-                short(step.code)
-            )),
+            Some(step) if !expected.is_empty() && !expected.contains(&step.code) => {
+                issues.push(format!("{} met {} and returned {}", step.entry, fault_label(fault), short(step.code)))
+            }
             None => issues.push("the fault fired outside any call".into()),
             _ => {}
         }
@@ -779,16 +812,21 @@ fn run_once(flow: &Flow, at: u64, fault: Fault, golden: &mut Golden) -> (Option<
         set_trace(&sim);
     }
     let mut rec = Run::new(sim.clone(), FaultLog::default(), golden, true);
-    let recovered = rec.acquire(Reconnecting { card: slot.connect().unwrap(), pending: Arc::default() }, &cache).is_some()
-        && (flow.recover)(&mut rec).is_some()
-        && rec.issues.is_empty();
+    let recovered =
+        rec.acquire(Reconnecting { card: slot.connect().unwrap(), pending: Arc::default() }, &cache).is_some()
+            && (flow.recover)(&mut rec).is_some()
+            && rec.issues.is_empty();
     if trace && !recovered {
         for t in take_trace(&sim) {
             eprintln!("  {} -> {}", t.command, t.response);
         }
     }
     if !recovered && at != u64::MAX {
-        issues.push(format!("the next context did not recover: stopped {:?}, {:?}", rec.stopped.map(|(e, c)| (e, short(c))), rec.issues));
+        issues.push(format!(
+            "the next context did not recover: stopped {:?}, {:?}",
+            rec.stopped.map(|(e, c)| (e, short(c))),
+            rec.issues
+        ));
     }
     drop(rec);
     if flow.writes && at != u64::MAX {
@@ -816,7 +854,11 @@ fn a_fault_at_every_apdu_of_every_flow() {
         let t = Instant::now();
         let mut golden = Golden { recording: true, ..Golden::default() };
         let (stopped, recovered, issues, n) = run_once(flow, u64::MAX, Fault::Removed, &mut golden);
-        assert!(stopped.is_none() && issues.is_empty() && recovered, "{}: the clean run fails: {stopped:x?} {issues:?}", flow.name);
+        assert!(
+            stopped.is_none() && issues.is_empty() && recovered,
+            "{}: the clean run fails: {stopped:x?} {issues:?}",
+            flow.name
+        );
         golden.recording = false;
         let mut cells = Vec::new();
         for fault in Fault::ALL {
@@ -845,11 +887,24 @@ fn a_fault_at_every_apdu_of_every_flow() {
         writeln!(out, "{flow} ({n} APDUs)").unwrap();
         for (fault, c) in cells {
             let codes: Vec<String> = c.codes.iter().map(|(k, v)| format!("{k} {v}")).collect();
-            writeln!(out, "  {fault:<14} runs {:>3}  ok {:>3}  [{}]  recovered {}/{}", c.runs, c.completed, codes.join(", "), c.recovered, c.runs).unwrap();
+            writeln!(
+                out,
+                "  {fault:<14} runs {:>3}  ok {:>3}  [{}]  recovered {}/{}",
+                c.runs,
+                c.completed,
+                codes.join(", "),
+                c.recovered,
+                c.runs
+            )
+            .unwrap();
         }
     }
     eprintln!("{out}");
-    eprintln!("{} faulted runs in {:.1?}", matrix.iter().map(|m| m.1 * Fault::ALL.len()).sum::<usize>(), started.elapsed());
+    eprintln!(
+        "{} faulted runs in {:.1?}",
+        matrix.iter().map(|m| m.1 * Fault::ALL.len()).sum::<usize>(),
+        started.elapsed()
+    );
     for f in &failures {
         eprintln!("FAIL {f}");
     }
