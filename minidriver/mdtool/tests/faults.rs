@@ -532,7 +532,7 @@ fn keygen(run: &mut Run<'_>) -> Option<()> {
     run.check(support::blob_is_key(&kx, &spki), || format!("container {index}'s public key is not the card's"));
     let der = support::certificate_for(&spki);
     let stored = match run.sim {
-        Sim::Piv(_) => der.clone(),
+        Sim::Piv(_) => der,
         Sim::Gids(_) => card_sim::gids::compress_certificate(&der).unwrap(),
     };
     if run.recovery {
@@ -801,10 +801,11 @@ fn run_once(
     }
     issues.append(&mut run.issues);
     drop(run);
-    if flow.writes && at != u64::MAX {
-        if let Err(e) = whole(&before, &state(&sim), false) {
-            issues.push(format!("mix after the fault: {e}"));
-        }
+    if flow.writes
+        && at != u64::MAX
+        && let Err(e) = whole(&before, &state(&sim), false)
+    {
+        issues.push(format!("mix after the fault: {e}"));
     }
     // The next context on the same card, fault-free, same CSP cache.
     let trace = std::env::var_os("FAULT_TRACE").is_some() && at != u64::MAX;
@@ -829,10 +830,11 @@ fn run_once(
         ));
     }
     drop(rec);
-    if flow.writes && at != u64::MAX {
-        if let Err(e) = whole(&before, &state(&sim), true) {
-            issues.push(format!("mix after the recovery: {e}"));
-        }
+    if flow.writes
+        && at != u64::MAX
+        && let Err(e) = whole(&before, &state(&sim), true)
+    {
+        issues.push(format!("mix after the recovery: {e}"));
     }
     if live_allocations() != live {
         issues.push(format!("allocation balance {} after the run", live_allocations() as i64 - live as i64));

@@ -208,7 +208,8 @@ fn eight_threads_a_thousand_operations_each_on_one_card() {
     let _g = support::serial();
     let live = live_allocations();
     let panics = support::panics();
-    let cards: [(&str, fn() -> Sim); 2] = [("PIV", piv), ("GIDS", gids)];
+    type Card = (&'static str, fn() -> Sim);
+    let cards: [Card; 2] = [("PIV", piv), ("GIDS", gids)];
     for (name, card) in cards {
         let took = watched(&format!("{name} own contexts"), move || own_contexts(card()));
         eprintln!("{name}: {THREADS} threads x {OPS} operations, a context each: {took:.1?}");
