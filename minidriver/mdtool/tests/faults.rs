@@ -718,6 +718,41 @@ fn take_trace(sim: &Sim) -> Vec<card_sim::TraceEntry> {
     }
 }
 
+/// A connection that keeps every command sent through it (outside the fault, so it sees the
+/// faulted command and what the driver sent after it).
+struct Logged<T> {
+    inner: T,
+    commands: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl<T: card_edges::transport::Transport> card_edges::transport::Transport for Logged<T> {
+    fn transmit(&mut self, command: &[u8]) -> card_edges::Result<Vec<u8>> {
+        self.commands.lock().unwrap().push(command.to_vec());
+        self.inner.transmit(command)
+    }
+
+    fn atr(&mut self) -> card_edges::Result<Vec<u8>> {
+        self.inner.atr()
+    }
+}
+
+/// Whether `next` sends `cmd` again (same header and data; only Le may differ, as a `6Cxx`
+/// re-send has it).
+fn resends(cmd: &[u8], next: &[u8]) -> bool {
+    let body = |c: &[u8]| -> Vec<u8> {
+        match c {
+            [h @ .., _le] if c.len() == 5 => h.to_vec(),
+            [h0, h1, h2, h3, lc, rest @ ..] if usize::from(*lc) <= rest.len() && *lc != 0 => {
+                let mut v = vec![*h0, *h1, *h2, *h3, *lc];
+                v.extend_from_slice(&rest[..usize::from(*lc)]);
+                v
+            }
+            _ => c.to_vec(),
+        }
+    };
+    cmd.len() >= 4 && next.len() >= 4 && body(cmd) == body(next)
+}
+
 // ----- the matrix -----
 
 /// How one faulted run ended.
@@ -773,6 +808,8 @@ fn run_once(
             reconnect.store(true, Ordering::SeqCst);
         });
     let log = transport.log();
+    let commands = Arc::new(Mutex::new(Vec::new()));
+    let transport = Logged { inner: transport, commands: commands.clone() };
     let mut issues = Vec::new();
     let mut run = Run::new(sim.clone(), log.clone(), golden, false);
     run.fault = (at != u64::MAX).then_some(fault);
@@ -797,6 +834,18 @@ fn run_once(
             }
             None => issues.push("the fault fired outside any call".into()),
             _ => {}
+        }
+    }
+    // Only reads are sent again after an answer that asks for it (6Cxx) or that was lost: a
+    // command that acts (VERIFY, GENERATE, PSO, PUT DATA...) never twice.
+    if log.fired() {
+        let commands = commands.lock().unwrap();
+        let at = usize::try_from(at).unwrap();
+        if let (Some(cmd), Some(next)) = (commands.get(at), commands.get(at + 1))
+            && resends(cmd, next)
+            && !card_edges::iso7816::apdu::ins::is_read(cmd[1])
+        {
+            issues.push(format!("INS {:02X} was sent again after {}", cmd[1], fault_label(fault)));
         }
     }
     issues.append(&mut run.issues);
