@@ -798,6 +798,9 @@ fn run_once(
     let sim = (flow.card)();
     let slot: CardSlot = sim.slot();
     let before = state(&sim);
+    if std::env::var_os("FAULT_TRACE_ALL").is_some() {
+        set_trace(&sim);
+    }
     let cache = Arc::new(Mutex::new(CspCache::default()));
     let pending = Arc::new(AtomicBool::new(false));
     let reconnect = pending.clone();
@@ -850,6 +853,12 @@ fn run_once(
     }
     issues.append(&mut run.issues);
     drop(run);
+    if std::env::var_os("FAULT_TRACE_ALL").is_some() {
+        eprintln!("faulted run, {} at {at}:", fault_label(fault));
+        for t in take_trace(&sim) {
+            eprintln!("  {} -> {}", t.command, &t.response[..t.response.len().min(40)]);
+        }
+    }
     if flow.writes
         && at != u64::MAX
         && let Err(e) = whole(&before, &state(&sim), false)
@@ -866,6 +875,11 @@ fn run_once(
         rec.acquire(Reconnecting { card: slot.connect().unwrap(), pending: Arc::default() }, &cache).is_some()
             && (flow.recover)(&mut rec).is_some()
             && rec.issues.is_empty();
+    if std::env::var_os("FAULT_TRACE_ALL").is_some() {
+        for t in take_trace(&sim) {
+            eprintln!("  {} -> {}", t.command, &t.response[..t.response.len().min(40)]);
+        }
+    }
     if trace && !recovered {
         for t in take_trace(&sim) {
             eprintln!("  {} -> {}", t.command, t.response);
@@ -903,6 +917,10 @@ fn a_fault_at_every_apdu_of_every_flow() {
     let mut failures = Vec::new();
     for flow in flows().iter().filter(|f| only.as_deref().is_none_or(|o| f.name.contains(o))) {
         let t = Instant::now();
+        // The process remembers the GIDS ATR after its first discovery (and a faulted run may
+        // make it forget, the recovery after it remember again): every run starts remembered.
+        let prime = (flow.card)();
+        drop(support::acquire(&prime, prime.slot().connect().unwrap(), &Arc::default()));
         let mut golden = Golden { recording: true, ..Golden::default() };
         let (stopped, recovered, issues, n) = run_once(flow, u64::MAX, Fault::Removed, &mut golden);
         assert!(
@@ -917,6 +935,14 @@ fn a_fault_at_every_apdu_of_every_flow() {
             let only_at: Option<u64> = std::env::var("FAULT_AT").ok().and_then(|v| v.parse().ok());
             for at in (0..n).filter(|a| only_at.is_none_or(|o| o == *a)) {
                 let (stopped, recovered, issues, _) = run_once(flow, at, fault, &mut golden);
+                if std::env::var_os("FAULT_VERBOSE").is_some() {
+                    eprintln!(
+                        "{} / {} at {at}: {:?}",
+                        flow.name,
+                        fault_label(fault),
+                        stopped.map(|(e, c)| (e, short(c)))
+                    );
+                }
                 cell.runs += 1;
                 match stopped {
                     None => cell.completed += 1,
