@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use card_edges::key::PublicKey;
 use card_sim::{GidsSim, KeyAlgorithm, PivSim};
 use mdtool::csp::{AcquireOptions, Csp, CspCache, Driver, Target, live_allocations};
-use minidriver::abi::{code, crypt, keyspec, pin};
+use minidriver::abi::{crypt, keyspec, pin};
 use sha2::{Digest, Sha256};
 use support::Sim;
 
@@ -269,5 +269,4 @@ fn a_callback_calling_back_into_its_context_gets_an_error_not_a_deadlock() {
     });
     eprintln!("re-entrant callbacks: {took:.1?}");
     assert_eq!(live_allocations(), live);
-    let _ = code::SUCCESS;
 }

@@ -29,19 +29,17 @@ pub fn serial() -> MutexGuard<'static, ()> {
 }
 
 static PANICS: AtomicUsize = AtomicUsize::new(0);
-static QUIET: AtomicBool = AtomicBool::new(true);
 
-/// Panics seen anywhere in the process since it started. The driver turns a panic into
-/// `SCARD_E_UNEXPECTED` at its boundary, so this hook is the only way a test sees one.
+/// Panics seen anywhere in the process since it started (each is still printed). The driver
+/// turns a panic into `SCARD_E_UNEXPECTED` at its boundary, so this hook is the only way a test
+/// sees one.
 pub fn panics() -> usize {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             PANICS.fetch_add(1, Ordering::SeqCst);
-            if !QUIET.load(Ordering::SeqCst) || std::thread::current().name().is_some_and(|n| n != "main") {
-                default(info);
-            }
+            default(info);
         }));
     });
     PANICS.load(Ordering::SeqCst)
