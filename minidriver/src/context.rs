@@ -513,25 +513,44 @@ impl Context {
     }
 
     pub(crate) fn change_pin(&mut self, id: PinId, current: &[u8], new: &[u8]) -> Result<()> {
-        let result = self.edge.change_pin(id, current, new);
-        let result = self.with_tries(id, result);
-        if result.is_ok()
-            && let Ok(card) = self.edge.card_id()
-        {
-            session_pin::invalidate(&card);
+        self.change_reference(id, |edge| edge.change_pin(id, current, new))
+    }
+
+    pub(crate) fn unblock(&mut self, auth_pin: PinId, auth: &[u8], target: PinId, new: &[u8]) -> Result<()> {
+        self.change_reference(auth_pin, |edge| edge.unblock(auth_pin, auth, target, new))
+    }
+
+    /// A PIN change or unblock authenticated by `auth_pin`, then the session PINs of the card
+    /// invalidated. The card identifier they are kept under is read before the change when
+    /// the authenticator is a typed-in PIN: read after it, a reset or removal met by that read
+    /// would be lost behind the change's success (the context would go on as authenticated on
+    /// a reset card, against spec item 48). A challenge-response authenticator answers a
+    /// challenge the card voids at its next command, so nothing is read before it; a card lost
+    /// on the read after it fails the call, which then reports the reset or removal.
+    fn change_reference(&mut self, auth_pin: PinId, change: impl FnOnce(&mut dyn Edge) -> Result<()>) -> Result<()> {
+        let before = if auth_pin == pin::ROLE_ADMIN { None } else { self.card_for_session_pins()? };
+        let result = change(self.edge.as_mut());
+        let result = self.with_tries(auth_pin, result);
+        if result.is_ok() {
+            let card = match before {
+                Some(card) => Some(card),
+                None => self.card_for_session_pins()?,
+            };
+            if let Some(card) = card {
+                session_pin::invalidate(&card);
+            }
         }
         result
     }
 
-    pub(crate) fn unblock(&mut self, auth_pin: PinId, auth: &[u8], target: PinId, new: &[u8]) -> Result<()> {
-        let result = self.edge.unblock(auth_pin, auth, target, new);
-        let result = self.with_tries(auth_pin, result);
-        if result.is_ok()
-            && let Ok(card) = self.edge.card_id()
-        {
-            session_pin::invalidate(&card);
+    /// The card identifier session PINs are kept under: a lost card (or one that did not
+    /// answer) is an error, a card without a readable identifier has no session PINs.
+    fn card_for_session_pins(&mut self) -> Result<Option<[u8; 16]>> {
+        match self.edge.card_id() {
+            Ok(card) => Ok(Some(card)),
+            Err(e @ Error::Transport(_)) => Err(e),
+            Err(_) => Ok(None),
         }
-        result
     }
 
     // ----- cryptography -----

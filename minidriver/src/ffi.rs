@@ -9,7 +9,10 @@
 //! - outputs are written only on success, and buffers handed to the CSP come from `pfnCspAlloc`;
 //! - calls on one context are serialised by its mutex; contexts live in a registry keyed by the
 //!   id stored in `pvVendorSpecific`, so a call racing `CardDeleteContext` finds no context
-//!   instead of freed memory.
+//!   instead of freed memory;
+//! - a call on a context from inside a CSP callback the driver makes while serving a call on
+//!   that same context (`pfnCspGetDHAgreement`, `pfnCspCache*`, the allocator) is refused with
+//!   `SCARD_E_SHARING_VIOLATION` instead of waiting forever for its own lock.
 #![allow(unsafe_code)]
 
 mod acquire;
@@ -23,12 +26,15 @@ mod util;
 
 pub use acquire::{CardAcquireContext, acquire_with_transport};
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use windows_sys::Win32::Security::Cryptography::CARD_DATA;
+
+use card_edges::TransportError;
 
 use crate::abi::code;
 use crate::context::Context;
@@ -83,6 +89,37 @@ unsafe fn context_of(cd: *const CARD_DATA) -> Result<SharedContext> {
     registry().get(&id).cloned().ok_or(Error::InvalidParameter("context already deleted"))
 }
 
+thread_local! {
+    /// The contexts whose lock this thread holds (inside an entry point, possibly in a CSP
+    /// callback the driver is making): a second entry on one of them would wait for itself.
+    static HELD: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// This thread's hold on a context, recorded for as long as the entry point runs (a panic
+/// unwinding out of the body drops it too).
+struct Held(usize);
+
+impl Held {
+    /// Records the hold, or refuses a re-entrant call on a context this thread already holds.
+    fn take(shared: &SharedContext) -> Result<Self> {
+        let key = Arc::as_ptr(shared) as usize;
+        HELD.with(|held| {
+            let mut held = held.borrow_mut();
+            if held.contains(&key) {
+                return Err(Error::Transport(TransportError::SharingViolation));
+            }
+            held.push(key);
+            Ok(Self(key))
+        })
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let _ = HELD.try_with(|held| held.borrow_mut().retain(|k| *k != self.0));
+    }
+}
+
 fn lock(shared: &SharedContext) -> MutexGuard<'_, Context> {
     match shared.lock() {
         Ok(g) => g,
@@ -106,6 +143,7 @@ fn entry(name: &'static str, cd: *const CARD_DATA, body: impl FnOnce(&mut Contex
         // SAFETY: `cd` is non-NULL and, per the minidriver contract, the CARD_DATA this driver
         // filled in CardAcquireContext (so at least of version-4 extent).
         let shared = unsafe { context_of(cd)? };
+        let _held = Held::take(&shared)?;
         let mut ctx = lock(&shared);
         // SAFETY: as above; the callbacks read are v4 fields, the v5/v7 ones only per version.
         let csp = unsafe { Csp::read(cd, ctx.version())? };

@@ -374,6 +374,21 @@ impl GidsSim {
         self.lock().app.fs.key_file(kref).and_then(keys::KeyFile::spki_der)
     }
 
+    /// Every data object of every BER-TLV EF, as `((EF, tag), value)` in EF order: the whole
+    /// file content of the card, for tests that compare it before and after a change.
+    pub fn data_objects(&self) -> Vec<((u16, u16), Vec<u8>)> {
+        let card = self.lock();
+        let mut out = Vec::new();
+        for (fid, ef) in &card.app.fs.files {
+            if let Some(objects) = ef.data() {
+                for (tag, value) in objects.iter() {
+                    out.push(((*fid, u16::try_from(tag.0).unwrap_or(u16::MAX)), value.to_vec()));
+                }
+            }
+        }
+        out
+    }
+
     /// Private key operations (signatures and decipherments) performed so far.
     pub fn key_operations(&self) -> u64 {
         self.lock().app.key_operations
@@ -404,6 +419,15 @@ impl core::fmt::Debug for GidsSim {
             .field("counters", &card.counters)
             .finish_non_exhaustive()
     }
+}
+
+/// A DER certificate in the Base CSP's compressed certificate file format (`01 00 | length
+/// LE16 | zlib(DER)`), as a host writes `mscp\kxcNN` on a GIDS card.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for a certificate over 64 KiB.
+pub fn compress_certificate(der: &[u8]) -> Result<Vec<u8>> {
+    provision::compress_certificate(der)
 }
 
 /// The DER certificate in a Base CSP compressed certificate file (`01 00 | length LE16 |

@@ -43,3 +43,14 @@ pub use counters::{SimCounters, TraceEntry};
 pub use gids::{ContainerKey, GidsSim, GidsSimBuilder};
 pub use piv::{KeyAlgorithm, MgmtAlgorithm, PivSim, PivSimBuilder};
 pub use vpcd::{VpcdServer, serve};
+
+/// A certificate for the public key `spki_der` (DER SubjectPublicKeyInfo) with `subject` (an
+/// RFC 4514 string), issued by the test-vector CA as the simulated cards' own certificates are:
+/// what a host writes after generating a key on a card. Deterministic for one key.
+///
+/// # Errors
+/// [`Error::Crypto`] for a public key or subject the certificate builder refuses.
+pub fn test_certificate(subject: &str, spki_der: &[u8]) -> Result<Vec<u8>> {
+    use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
+    x509::issue(subject, spki_der, KeyUsage(KeyUsages::DigitalSignature | KeyUsages::KeyEncipherment))
+}

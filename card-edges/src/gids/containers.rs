@@ -272,14 +272,13 @@ impl<T: Transport> GidsEdge<T> {
     /// Records that container `index` no longer has a key. `delete_record` zeroes its
     /// `cmapfile` record (a deletion); otherwise the record keeps its name and flags with both
     /// sizes 0, so the CSP's reservation survives a failed key creation that replaced a key.
+    ///
+    /// The `cmapfile` record goes first, the keymap record after it: readers list containers
+    /// from `cmapfile`, so a card left between the two writes (removed, reset) shows the
+    /// container gone, with an unlisted keymap record that the next change of the container
+    /// reuses, never a listed container whose key is gone.
     pub(crate) fn uncommit_container(&mut self, mut md: Metadata, index: u8, delete_record: bool) -> Result<()> {
         let i = usize::from(index);
-        if md.keymap.get(i).is_some_and(KeyMapRecord::is_in_use) {
-            let map = md.map.clone();
-            md.keymap.set(i, KeyMapRecord::deleted(), |j| implied_keymap_record(&map, j));
-            md.align()?;
-            self.store(KEYMAP, &md.keymap.encode())?;
-        }
         if let Some(record) = md.map.get(i).filter(|r| r.is_valid()).cloned() {
             let replacement = if delete_record {
                 ContainerRecord::empty()
@@ -291,14 +290,20 @@ impl<T: Transport> GidsEdge<T> {
             self.bump(Freshness::Files)?;
             self.store(md.location, &md.map.encode())?;
         }
+        if md.keymap.get(i).is_some_and(KeyMapRecord::is_in_use) {
+            let map = md.map.clone();
+            md.keymap.set(i, KeyMapRecord::deleted(), |j| implied_keymap_record(&map, j));
+            md.align()?;
+            self.store(KEYMAP, &md.keymap.encode())?;
+        }
         if let Some(kref) = key_ref(index) {
             self.cache.public_keys.insert(kref, None);
         }
         Ok(())
     }
 
-    /// Deletes container `index`'s key (its key file) and its keymap and `cmapfile` records,
-    /// as OpenSC does; the certificate file is the CSP's to delete (Smart Card Minidriver
+    /// Deletes container `index`'s `cmapfile` and keymap records and its key (its key file), as
+    /// OpenSC does; the certificate file is the CSP's to delete (Smart Card Minidriver
     /// Specification v7, 4.6.2 CardDeleteContainer). Succeeds for an empty index.
     ///
     /// # Errors
@@ -309,9 +314,13 @@ impl<T: Transport> GidsEdge<T> {
         if !md.holds_key(index) && !self.key_file_exists(kref)? {
             return Ok(());
         }
+        // Unlisted first, the key file last: an interruption in between leaves an unlisted
+        // key file (reused or deleted by the next change), never a listed container without
+        // its key.
         self.bump(Freshness::Containers)?;
+        self.uncommit_container(md, index, true)?;
         self.delete_key_file(kref)?;
-        self.uncommit_container(md, index, true)
+        Ok(())
     }
 
     /// Writes `der` as container `index`'s certificate file (compressed as the CSP does),

@@ -367,11 +367,23 @@ impl<T: Transport> GidsEdge<T> {
 
     /// Deletes key file `kref` (SELECT then DELETE FILE of the current EF, back to back: a
     /// GET or PUT DATA in between would make its EF the current one). False when absent.
+    ///
+    /// A key file still in its creation state (an interrupted key creation: CREATE FILE acted,
+    /// ACTIVATE FILE never came) refuses DELETE FILE with `69 85`, conditions of use not
+    /// satisfied: it is activated (it is the current EF) and deleted then (ISO 7816-9 life
+    /// cycle: creation, then operational).
     pub(crate) fn delete_key_file(&mut self, kref: u8) -> Result<bool> {
         if !self.select_key_file(kref)? {
             return Ok(false);
         }
-        self.command(&Command::new(0x00, DELETE_FILE, 0x00, 0x00))?;
+        let delete = Command::new(0x00, DELETE_FILE, 0x00, 0x00);
+        let rsp = self.transmit(&delete)?;
+        if rsp.sw == StatusWord::CONDITIONS_NOT_SATISFIED {
+            self.command(&Command::new(0x00, ACTIVATE_FILE, 0x00, 0x00))?;
+            self.command(&delete)?;
+        } else if !rsp.sw.is_success() {
+            return Err(status_error(rsp.sw));
+        }
         self.cache.public_keys.insert(kref, None);
         Ok(true)
     }
@@ -666,17 +678,17 @@ mod tests {
         assert_eq!((c.role, c.public_key.clone(), c.name), (KeyRole::Signature, public, name));
         assert!(matches!(edge.decrypt(0, &[1; 256], &DecryptPadding::Raw), Err(Error::InvalidArgument(_))));
 
-        // Deletion: containers counter, key file, keymap record deleted, files counter, zero
-        // cmapfile record.
+        // Deletion: containers counter, files counter, zero cmapfile record, keymap record
+        // deleted, key file last (readers list cmapfile: never a listed container without key).
         script.expect("00DBA01009DF2206000002000100", "9000");
-        script.expect("00A4000C02B081", "9000");
-        script.expect("00E40000", "9000");
+        script.expect("00DBA01009DF2206000002000200", "9000");
+        expect_all(&script, put(0xA010, 0xDF23, &[0; 86]));
         expect_all(
             &script,
             put(0xA000, 0xDF20, &hex::decode("01 00000000 00 00 FFFF FFFF 0000".replace(' ', "")).unwrap()),
         );
-        script.expect("00DBA01009DF2206000002000200", "9000");
-        expect_all(&script, put(0xA010, 0xDF23, &[0; 86]));
+        script.expect("00A4000C02B081", "9000");
+        script.expect("00E40000", "9000");
         edge.delete_container(0).unwrap();
         assert_eq!(script.done(), 6);
         assert_eq!(edge.container(0).unwrap(), None);

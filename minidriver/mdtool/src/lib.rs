@@ -3,3 +3,5 @@
 #![deny(unsafe_code)]
 
 pub mod csp;
+#[doc(hidden)]
+pub mod fuzzing;

@@ -72,11 +72,19 @@ pub fn forget_hints() {
     *HINTS.lock().unwrap_or_else(PoisonError::into_inner) = None;
 }
 
-/// A transport failure that ends the attempt (the card is gone or was reset): passed on.
+/// A transport failure ends the attempt and is passed on: the card is gone or was reset, or it
+/// did not answer (a command that may have acted is not followed by another discovery, and the
+/// CSP sees `SCARD_E_TIMEOUT`, not a card that was opened anyway).
 fn card_lost(e: &EdgeError) -> bool {
     matches!(
         e,
-        EdgeError::Transport(TransportError::RemovedCard | TransportError::ResetCard | TransportError::NoSmartcard)
+        EdgeError::Transport(
+            TransportError::RemovedCard
+                | TransportError::ResetCard
+                | TransportError::NoSmartcard
+                | TransportError::Timeout
+                | TransportError::Unresponsive
+        )
     )
 }
 

@@ -55,6 +55,11 @@ impl DataObjects {
         Ok(())
     }
 
+    /// Every object, in the order first written.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&Tag, &[u8])> {
+        self.items.iter().map(|(t, v)| (t, v.as_slice()))
+    }
+
     /// Deletes `tag`.
     pub(super) fn remove(&mut self, tag: Tag) {
         self.items.retain(|(t, _)| *t != tag);

@@ -5,6 +5,7 @@
 use core::ffi::c_void;
 use core::ptr;
 use std::alloc::{Layout, alloc, dealloc};
+use std::collections::BTreeSet;
 use std::ffi::CString;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -27,6 +28,19 @@ const ERROR_NOT_FOUND: u32 = 0x490;
 const HEADER: usize = 16;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// The addresses `csp_alloc` handed out and that are not freed yet: a buffer the driver returns
+/// or frees that is not among them did not come from `pfnCspAlloc`.
+static ADDRESSES: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
+
+fn addresses() -> std::sync::MutexGuard<'static, BTreeSet<usize>> {
+    ADDRESSES.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Whether `p` is a live buffer of this CSP's `pfnCspAlloc` (every output buffer the driver
+/// returns must be one).
+pub fn is_csp_allocation(p: *const c_void) -> bool {
+    addresses().contains(&(p as usize))
+}
 static DRIVER_FREES: AtomicUsize = AtomicUsize::new(0);
 static DIRTY_FREES: AtomicUsize = AtomicUsize::new(0);
 
@@ -61,7 +75,9 @@ unsafe extern "system" fn csp_alloc(size: usize) -> *mut c_void {
     }
     LIVE.fetch_add(1, Ordering::SeqCst);
     // SAFETY: within the allocation.
-    unsafe { base.add(HEADER).cast() }
+    let p: *mut c_void = unsafe { base.add(HEADER).cast() };
+    addresses().insert(p as usize);
+    p
 }
 
 /// The size of a `csp_alloc` buffer.
@@ -77,9 +93,17 @@ unsafe fn size_of_allocation(p: *const c_void) -> usize {
 ///
 /// # Safety
 /// `p` must be NULL or a live allocation of this CSP's `pfnCspAlloc`/`pfnCspReAlloc`.
+///
+/// # Panics
+/// When `p` is not a live allocation of this allocator (a buffer the driver returned that did
+/// not come from `pfnCspAlloc`, or one freed twice): checked before the header is read.
 pub unsafe fn free_output(p: *const c_void) {
     if p.is_null() {
         return;
+    }
+    #[allow(clippy::panic, reason = "the CSP stand-in's check that outputs come from pfnCspAlloc")]
+    if !addresses().remove(&(p as usize)) {
+        panic!("a buffer that is not a live pfnCspAlloc allocation: {p:p}");
     }
     // SAFETY: per contract.
     unsafe {
@@ -96,6 +120,11 @@ unsafe extern "system" fn csp_free(p: *const c_void) {
     if p.is_null() {
         return;
     }
+    if !is_csp_allocation(p) {
+        // Not unwinding through the driver's frame: a free of foreign memory ends the process.
+        eprintln!("pfnCspFree of a buffer that is not a live pfnCspAlloc allocation: {p:p}");
+        std::process::abort();
+    }
     // SAFETY: `p` came from csp_alloc (the driver's contract): it holds its recorded size.
     let zeroed = unsafe { core::slice::from_raw_parts(p.cast::<u8>(), size_of_allocation(p)).iter().all(|b| *b == 0) };
     DRIVER_FREES.fetch_add(1, Ordering::SeqCst);
@@ -109,6 +138,10 @@ unsafe extern "system" fn csp_free(p: *const c_void) {
 unsafe extern "system" fn csp_realloc(p: *const c_void, size: usize) -> *mut c_void {
     // SAFETY: allocator functions of this module, used as documented.
     unsafe {
+        if !p.is_null() && !is_csp_allocation(p) {
+            eprintln!("pfnCspReAlloc of a buffer that is not a live pfnCspAlloc allocation: {p:p}");
+            std::process::abort();
+        }
         let q = csp_alloc(size);
         if !p.is_null() && !q.is_null() {
             ptr::copy_nonoverlapping(p.cast::<u8>(), q.cast::<u8>(), size_of_allocation(p).min(size));
