@@ -169,10 +169,10 @@ const P256_GENERATOR: [u8; 64] = [
 
 static PANICS: AtomicUsize = AtomicUsize::new(0);
 
-/// One execution at a time (allocation balance and panic counts are process-wide), with the
-/// panic hook installed.
-fn exclusive() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
+/// Panics seen anywhere in the process since the first call (each is still printed by the
+/// default hook). The driver turns a panic into `SCARD_E_UNEXPECTED` at its boundary, so a
+/// counting hook is the only way a harness or test sees one.
+pub fn panics() -> usize {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
         let default = std::panic::take_hook();
@@ -181,6 +181,14 @@ fn exclusive() -> MutexGuard<'static, ()> {
             default(info);
         }));
     });
+    PANICS.load(Ordering::SeqCst)
+}
+
+/// One execution at a time (allocation balance and panic counts are process-wide), with the
+/// panic hook installed.
+fn exclusive() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    panics();
     LOCK.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -189,7 +197,7 @@ fn exclusive() -> MutexGuard<'static, ()> {
 fn execute(card: impl VirtualCard + 'static, edge: EdgeKind, flow: usize) {
     let _g = exclusive();
     let live = live_allocations();
-    let panics = PANICS.load(Ordering::SeqCst);
+    let panics = panics();
     let options = AcquireOptions {
         card_name: edge.card_name().into(),
         cache: Some(Arc::new(Mutex::new(CspCache::default()))),
@@ -198,7 +206,7 @@ fn execute(card: impl VirtualCard + 'static, edge: EdgeKind, flow: usize) {
     if let Ok(csp) = Csp::acquire(&Driver::linked(), Target::Transport(Box::new(MemoryCard::new(card))), &options) {
         drive(&csp, edge, flow);
     }
-    assert_eq!(PANICS.load(Ordering::SeqCst), panics, "a panic inside the driver (it answered SCARD_E_UNEXPECTED)");
+    assert_eq!(self::panics(), panics, "a panic inside the driver (it answered SCARD_E_UNEXPECTED)");
     assert_eq!(live_allocations(), live, "CSP allocations leaked");
 }
 

@@ -11,39 +11,25 @@
     reason = "tests: a failure is a panic with the code"
 )]
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+mod cdylib;
+
+use std::sync::{Arc, Mutex};
 
 use card_edges::crypto::{self, HashAlg};
 use card_sim::PivSim;
 use card_sim::stack::{self, SharedStack};
 use cipher::{Array, BlockCipherEncrypt, KeyInit};
-use mdtool::csp::{AcquireOptions, Code, Csp, CspCache, Driver, Padding, Target, live_allocations};
+use mdtool::csp::{AcquireOptions, Code, Csp, CspCache, Padding, Target, live_allocations};
 use minidriver::abi::{code, crypt, keyspec, pin, prop};
 use sha2::{Digest, Sha256, Sha384};
 use windows_sys::Win32::Security::Cryptography::CARD_DATA;
-
-fn cdylib() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    let name = format!("{}minidriver{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
-    [deps.join(&name), deps.parent().unwrap().join(&name)]
-        .into_iter()
-        .find(|p| p.exists())
-        .unwrap_or_else(|| panic!("{name} not built next to {}", deps.display()))
-}
-
-fn driver() -> &'static Driver {
-    static DRIVER: OnceLock<Driver> = OnceLock::new();
-    DRIVER.get_or_init(|| Driver::load(&cdylib()).unwrap())
-}
 
 fn stack() -> SharedStack {
     stack::shared().unwrap_or_else(|e| panic!("the PC/SC test stack did not start: {e}"))
 }
 
 fn acquire_with(s: &SharedStack, options: &AcquireOptions) -> Result<Csp, Code> {
-    Csp::acquire(driver(), Target::Pcsc(s.connect().unwrap()), options)
+    Csp::acquire(cdylib::driver(), Target::Pcsc(s.connect().unwrap()), options)
 }
 
 fn acquire(s: &SharedStack) -> Csp {
@@ -58,11 +44,6 @@ fn with_card(s: &mut SharedStack, sim: PivSim, f: impl FnOnce(&mut SharedStack))
     if let Err(p) = result {
         std::panic::resume_unwind(p);
     }
-}
-
-fn no_leaks() {
-    assert_eq!(live_allocations(), 0, "every pfnCspAlloc buffer was freed");
-    assert_eq!(mdtool::csp::driver_frees().1, 0, "the driver zeroed every buffer it freed");
 }
 
 fn rsa_key(cert: &[u8]) -> rsa::RsaPublicKey {
@@ -97,7 +78,7 @@ fn items_16_to_20_and_28_versions_4_to_7_are_negotiated_and_3_is_refused() {
         let err = acquire_with(&s, &AcquireOptions { version: old, ..AcquireOptions::default() }).unwrap_err();
         assert_eq!(err.0, code::ERROR_REVISION_MISMATCH, "version {old}");
     }
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 #[test]
@@ -118,7 +99,7 @@ fn items_16_17_23_25_26_hostile_card_data_is_refused() {
         let err = acquire_with(&s, &AcquireOptions { flags, tamper, ..AcquireOptions::default() }).unwrap_err();
         assert_eq!(err.0, expected, "flags {flags:#x}");
     }
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 #[test]
@@ -134,7 +115,7 @@ fn item_24_a_card_without_piv_is_unknown() {
     let err = acquire_with(&s, &AcquireOptions::default()).unwrap_err();
     assert_eq!(err.0, code::SCARD_E_UNKNOWN_CARD);
     s.insert(PivSim::default_card().unwrap()).unwrap();
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 #[test]
@@ -173,7 +154,7 @@ fn items_87_92_101_the_logical_files_of_the_card() {
     let (bytes, available, max) = csp.query_free_space().unwrap();
     assert_eq!((bytes, available, max), (u32::MAX, 20, 24));
     drop(csp);
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 #[test]
@@ -200,7 +181,7 @@ fn items_130_to_132_container_info_matches_the_certificates() {
     assert_eq!(csp.get_container_property(1, prop::PIN_IDENTIFIER).unwrap(), 3u32.to_le_bytes());
     assert_eq!(csp.get_container_property(3, prop::PIN_IDENTIFIER).unwrap(), 0u32.to_le_bytes());
     drop(csp);
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 #[test]
@@ -218,7 +199,7 @@ fn items_62_64_69_wrong_pin_then_right_pin() {
     csp.deauthenticate_ex(pin::set_of(pin::ROLE_USER)).unwrap();
     assert_eq!(csp.get_property(prop::AUTHENTICATED_STATE, 0).unwrap(), 0u32.to_le_bytes());
     drop(csp);
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 #[test]
@@ -306,7 +287,7 @@ fn items_138_to_142_signatures_with_every_padding_and_hash() {
         code::SCARD_E_INVALID_PARAMETER
     );
     drop(csp);
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 #[test]
@@ -346,7 +327,7 @@ fn items_143_to_147_rsa_decryption_round_trips() {
     let ct = key.encrypt(&mut rng, rsa::Pkcs1v15Encrypt, msg).unwrap();
     assert_eq!(csp6.rsa_decrypt(2, &le(ct), 1, &Padding::None).unwrap().len(), 256);
     drop(csp6);
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
@@ -421,7 +402,7 @@ fn items_150_to_152_ecdh_with_every_kdf_matches_software() {
         assert_eq!(csp.construct_dh_agreement(2, &bad).unwrap_err().0, code::SCARD_E_INVALID_PARAMETER);
         drop(csp);
     });
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 #[test]
@@ -482,7 +463,7 @@ fn items_109_to_117_every_property() {
     );
     assert_eq!(csp.set_property(prop::FREE_SPACE, Some(&[0; 16]), 0).unwrap_err().0, code::SCARD_E_UNSUPPORTED_FEATURE);
     drop(csp);
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 fn admin_login(csp: &Csp) {
@@ -551,7 +532,7 @@ fn items_76_78_123_127_admin_challenge_keygen_and_certificate_write() {
         assert_eq!(csp.deauthenticate_ex(0xFF).unwrap_err().0, code::SCARD_E_UNSUPPORTED_FEATURE);
         drop(csp);
     });
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 #[test]
@@ -574,7 +555,7 @@ fn items_70_71_session_pins() {
     );
     assert_eq!(csp.authenticate_ex(4, 0, b"12345678").unwrap_err().0.0, code::SCARD_E_UNSUPPORTED_FEATURE, "item 68");
     drop(csp);
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 #[test]
@@ -606,7 +587,7 @@ fn items_64_82_84_block_unblock_and_change() {
         csp.authenticate_pin("user", b"123456").unwrap();
         drop(csp);
     });
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 #[test]
@@ -629,7 +610,7 @@ fn items_45_48_reset_drops_authentication_and_the_csp_recovers() {
     csp.authenticate_pin("user", b"123456").unwrap();
     csp.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None).unwrap();
     drop(csp);
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 #[test]
@@ -651,7 +632,7 @@ fn item_46_the_csp_swaps_handles_on_a_live_context() {
     drop(csp);
     other.end_transaction().unwrap();
     drop(other);
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 #[test]
@@ -683,7 +664,7 @@ fn items_155_158_160_a_second_context_costs_two_apdus_and_never_sees_stale_data(
     assert!(vfs::cmapfile::ContainerMap::decode(&new_cmap).unwrap().records()[0].name().starts_with("77777777-7777"));
     drop(third);
     s.sim().set_object(0x5FC102, &default_chuid);
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 #[test]
@@ -697,7 +678,7 @@ fn item_166_secure_key_injection_is_unsupported_consistently() {
     }
     assert_eq!(csp.get_property(prop::KEY_IMPORT_SUPPORT, 0).unwrap(), 0u32.to_le_bytes());
     drop(csp);
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 #[test]
@@ -710,7 +691,7 @@ fn item_33_delete_context_frees_everything() {
     assert!(csp.raw().pvVendorSpecific.is_null());
     assert_eq!(live_allocations(), 0);
     drop(csp);
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 /// Items: 155, 158, 159, 160
@@ -751,7 +732,7 @@ fn items_155_158_159_160_a_second_full_session_costs_two_apdus_before_its_crypto
             );
         });
     }
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 /// Item: 56 (PIN-always)
@@ -795,5 +776,5 @@ fn item_56_nothing_between_the_pin_always_verify_and_the_signature() {
     warm.reconnect(false).unwrap();
     sign_9c(&warm);
     drop(warm);
-    no_leaks();
+    cdylib::no_leaks();
 }

@@ -18,8 +18,9 @@
     reason = "tests: a failure is a panic with the code"
 )]
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+mod cdylib;
+
+use std::sync::{Arc, Mutex};
 
 use card_edges::crypto::{self, HashAlg};
 use card_edges::transport::Transport;
@@ -28,40 +29,20 @@ use card_sim::gids::ContainerKey;
 use card_sim::stack::{self, SharedStack};
 use cipher::{Array, BlockCipherEncrypt, KeyInit};
 use mdtool::csp::session;
-use mdtool::csp::{AcquireOptions, Code, Csp, CspCache, Driver, Padding, Target, live_allocations};
+use mdtool::csp::{AcquireOptions, Code, Csp, CspCache, Padding, Target, live_allocations};
 use minidriver::abi::{code, crypt, keyspec, misc, pin, prop};
 use sha2::{Digest, Sha256, Sha384};
-
-fn cdylib() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    let name = format!("{}minidriver{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
-    [deps.join(&name), deps.parent().unwrap().join(&name)]
-        .into_iter()
-        .find(|p| p.exists())
-        .unwrap_or_else(|| panic!("{name} not built next to {}", deps.display()))
-}
-
-fn driver() -> &'static Driver {
-    static DRIVER: OnceLock<Driver> = OnceLock::new();
-    DRIVER.get_or_init(|| Driver::load(&cdylib()).unwrap())
-}
 
 fn stack() -> SharedStack<GidsSim> {
     stack::shared_gids().unwrap_or_else(|e| panic!("the PC/SC test stack did not start: {e}"))
 }
 
 fn acquire_with(s: &SharedStack<GidsSim>, options: &AcquireOptions) -> Result<Csp, Code> {
-    Csp::acquire(driver(), Target::Pcsc(s.connect().unwrap()), options)
+    Csp::acquire(cdylib::driver(), Target::Pcsc(s.connect().unwrap()), options)
 }
 
 fn acquire(s: &SharedStack<GidsSim>) -> Csp {
     acquire_with(s, &AcquireOptions::default()).unwrap()
-}
-
-fn no_leaks() {
-    assert_eq!(live_allocations(), 0, "every pfnCspAlloc buffer was freed");
-    assert_eq!(mdtool::csp::driver_frees().1, 0, "the driver zeroed every buffer it freed");
 }
 
 /// Container 0's RSA public key, read from the card.
@@ -101,7 +82,7 @@ fn items_16_to_20_and_28_gids_versions_over_pcsc() {
         let err = acquire_with(&s, &AcquireOptions { version: old, ..AcquireOptions::default() }).unwrap_err();
         assert_eq!(err.0, code::ERROR_REVISION_MISMATCH, "version {old}");
     }
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 /// Items: 36, 44, 47
@@ -127,7 +108,7 @@ fn items_36_44_47_gids_the_csps_connection_and_transaction_are_left_alone() {
     assert_eq!(&rsp[rsp.len() - 2..], &[0x90, 0x00], "the CSP's handle is still connected");
     card.end_transaction().unwrap();
     drop(csp);
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 /// Items: 45, 48
@@ -154,7 +135,7 @@ fn items_45_48_gids_reset_drops_authentication_and_the_csp_recovers() {
     sign_and_verify(&s, &csp, &hash);
     csp.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
     drop(csp);
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 /// Items: 46
@@ -180,7 +161,7 @@ fn item_46_gids_the_csp_swaps_handles_on_a_live_context() {
     drop(csp);
     other.end_transaction().unwrap();
     drop(other);
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 /// Items: 155, 158, 160
@@ -226,7 +207,7 @@ fn items_155_158_160_gids_a_second_context_costs_two_apdus_and_never_sees_stale_
     // Put the card back as it was for the other tests.
     s.sim().set_data_object(0xA010, 0xDF23, &cmap).unwrap();
     s.sim().set_data_object(0xA010, 0xDF22, &cardcf).unwrap();
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 /// Items: 33
@@ -242,7 +223,7 @@ fn item_33_gids_delete_context_frees_everything() {
     assert!(csp.raw().pvVendorSpecific.is_null());
     assert_eq!(live_allocations(), 0);
     drop(csp);
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 const PIN: &[u8] = b"123456";
@@ -320,7 +301,7 @@ fn items_155_158_159_160_a_second_full_session_costs_two_apdus_before_its_crypto
         "GIDS full session: first {} APDUs ({} to list), second {} APDUs ({} to list)",
         costs[0].1.apdus, costs[0].0.apdus, costs[1].1.apdus, costs[1].0.apdus
     );
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 /// Items: 155, 156, 160
@@ -358,7 +339,7 @@ fn items_155_156_160_a_changed_card_is_seen_by_the_next_context() {
         assert_eq!(listing.containers.len(), 1);
         assert_eq!(listing.containers[0].certificate.as_deref(), Some(&certificate(s, 0xDF24)[..]));
     });
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 /// Items: 87, 92, 101, 104, 106
@@ -403,7 +384,7 @@ fn items_87_92_101_104_106_the_logical_files_are_on_the_card() {
     listing.sort();
     assert_eq!(listing, ["cmapfile", "kxc00", "kxc01"], "deleted on the card");
     drop(csp);
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 /// Items: 62, 64, 69, 130, 131, 132
@@ -429,7 +410,7 @@ fn items_62_64_69_130_to_132_pin_and_container_info() {
     csp.deauthenticate_ex(pin::set_of(pin::ROLE_USER)).unwrap();
     assert!(!s.sim().pin_verified(), "the card itself logged out");
     drop(csp);
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 /// Items: 138, 139, 140, 141, 142, 143, 144, 145, 146, 147
@@ -475,7 +456,7 @@ fn items_138_to_147_signatures_and_decryptions() {
     assert_eq!(csp.query_key_sizes(keyspec::AT_ECDSA_P256).unwrap_err().0, code::SCARD_E_UNSUPPORTED_FEATURE);
     assert_eq!(csp.query_key_sizes(keyspec::AT_KEYEXCHANGE).unwrap(), [1024, 2048, 4096, 1024]);
     drop(csp);
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 /// Items: 76, 77, 78, 82, 84, 123, 126, 127
@@ -552,7 +533,7 @@ fn items_76_to_78_82_84_123_126_127_admin_unblock_keygen_import_and_certificates
         csp.authenticate_ex(pin::ROLE_ADMIN, 0, &admin_response(&challenge, &new_key)).unwrap();
         drop(csp);
     });
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 /// A CAPI `PRIVATEKEYBLOB` (RSA2) of a PKCS#8 RSA key.
@@ -603,7 +584,7 @@ fn items_109_to_117_166_properties() {
         assert_eq!(c.0, code::SCARD_E_UNSUPPORTED_FEATURE, "{name}");
     }
     drop(csp);
-    no_leaks();
+    cdylib::no_leaks();
 }
 
 fn rsa_key_of(cert: &[u8]) -> rsa::RsaPublicKey {

@@ -21,6 +21,7 @@
     reason = "tests: a failure is a panic with the code"
 )]
 
+mod cdylib;
 #[path = "checklist/ffi.rs"]
 mod ffi;
 
@@ -563,11 +564,7 @@ fn item_01_card_acquire_context_is_exported_undecorated_with_the_system_abi() {
         Some(minidriver::ffi::CardAcquireContext);
     assert!(typed.is_some());
     // The name: the built library is loaded as a CSP loads it, resolving "CardAcquireContext".
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    let name = format!("{}minidriver{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
-    let path = [deps.join(&name), deps.parent().unwrap().join(&name)].into_iter().find(|p| p.exists());
-    let path = path.unwrap_or_else(|| panic!("{name} is built next to {}", deps.display()));
+    let path = cdylib::path();
     Driver::load(&path).unwrap_or_else(|e| panic!("CardAcquireContext is not exported: {e}"));
 }
 

@@ -4,8 +4,8 @@
 //! verified with the certificate's key, a decryption compared with its plaintext).
 #![allow(dead_code, unreachable_pub, reason = "each test binary uses a part")]
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Once, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use card_edges::crypto::{self, HashAlg};
 use card_edges::key::{KeyAlgorithm, PublicKey};
@@ -28,21 +28,10 @@ pub fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-static PANICS: AtomicUsize = AtomicUsize::new(0);
-
-/// Panics seen anywhere in the process since it started (each is still printed). The driver
-/// turns a panic into `SCARD_E_UNEXPECTED` at its boundary, so this hook is the only way a test
-/// sees one.
+/// Panics seen anywhere in the process (each is still printed): the driver turns a panic into
+/// `SCARD_E_UNEXPECTED` at its boundary, so the counting hook is the only way a test sees one.
 pub fn panics() -> usize {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            PANICS.fetch_add(1, Ordering::SeqCst);
-            default(info);
-        }));
-    });
-    PANICS.load(Ordering::SeqCst)
+    mdtool::fuzzing::panics()
 }
 
 /// A simulated card of either edge (a handle: clones share the card).
