@@ -24,5 +24,5 @@ pub mod log;
 mod session_pin;
 
 pub use card::{Card, CardKey, Decryption};
-pub use edge::{Container, GIDS_AID_ENV, KeyRole, OpenOptions};
+pub use edge::{Container, GIDS_AID_ENV, KeyRole, OpenOptions, PIV_PROTECT_DEFAULT_MGMT_KEY_ENV};
 pub use error::{Error, Result};
