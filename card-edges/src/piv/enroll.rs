@@ -42,24 +42,6 @@ impl ManagementKeyAccess {
     pub fn user_can_write(self) -> bool {
         !matches!(self, Self::HolderOnly)
     }
-
-    /// Why, in words, for tools.
-    pub fn explain(self) -> &'static str {
-        match self {
-            Self::PinProtected => {
-                "the management key is stored PIN-protected on the card (ADMIN DATA 5FFF00 flag 02): the user PIN \
-                 suffices"
-            }
-            Self::FactoryDefault => {
-                "the management key is the factory default: the user PIN suffices (replace it with a random \
-                 PIN-protected one: mdtool piv protect-mgmt-key)"
-            }
-            Self::HolderOnly => {
-                "the management key is neither PIN-protected on the card (no ADMIN DATA 5FFF00 flag 02) nor the \
-                 factory default: only its holder can write (mdtool keygen with MDTOOL_ADMIN_KEY)"
-            }
-        }
-    }
 }
 
 impl<T: Transport> PivEdge<T> {

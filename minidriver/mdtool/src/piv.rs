@@ -32,6 +32,24 @@ pub(crate) fn management_key_access(transport: &mut dyn Transport) -> Option<Man
     edge.management_key_access().ok()
 }
 
+/// Why enrollment with the user PIN is possible or not on a card with `access`, for scinfo.
+pub(crate) fn explain(access: ManagementKeyAccess) -> &'static str {
+    match access {
+        ManagementKeyAccess::PinProtected => {
+            "the management key is stored PIN-protected on the card (ADMIN DATA 5FFF00 flag 02)"
+        }
+        ManagementKeyAccess::FactoryDefault => {
+            "the management key is the factory default (mdtool piv protect-mgmt-key replaces it with a random \
+             PIN-protected one)"
+        }
+        ManagementKeyAccess::HolderOnly => {
+            "the management key is neither PIN-protected on the card (ADMIN DATA 5FFF00 flag 02) nor the factory \
+             default: only its holder can write (mdtool keygen with MDTOOL_ADMIN_KEY; mdtool piv protect-mgmt-key with \
+             it stores it PIN-protected)"
+        }
+    }
+}
+
 fn edge_failure(e: &card_edges::Error, what: &str) -> Failure {
     Failure::msg(format!("{what}: {e}"))
 }

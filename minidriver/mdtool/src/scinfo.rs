@@ -373,7 +373,7 @@ fn enrollment_why(info: &Info, access: Option<card_edges::piv::ManagementKeyAcce
         return Some("the card is in read-only mode".into());
     }
     match (access, info.enrollment) {
-        (Some(a), _) => Some(a.explain().into()),
+        (Some(a), _) => Some(crate::piv::explain(a).into()),
         (None, Some(true)) => Some("the card generates keys and takes certificates with the user PIN".into()),
         (None, _) => None,
     }
