@@ -64,7 +64,7 @@ impl<T: Transport> PivEdge<T> {
             Ok(Some(rsp)) => Some(AdminData::parse(super::objects::unwrap_data(&rsp)?)?),
             Ok(None) => None,
             // A card without Yubico's vendor objects may refuse the tag rather than miss it.
-            Err(Error::Status(_)) => None,
+            Err(Error::Status(_) | Error::SecurityStatusNotSatisfied) => None,
             Err(e) => return Err(e),
         };
         self.cache.admin_data = Some(data.clone());
@@ -110,7 +110,8 @@ impl<T: Transport> PivEdge<T> {
     /// Makes sure the management key is authenticated before a write: nothing to do when it
     /// is; with the user PIN verified, authenticates the key the card keeps PIN-protected (or
     /// the factory default, replaced first when [`PivEdge::set_protect_default_management_key`]
-    /// asked). Sends nothing that writes.
+    /// asked: then PRINTED, ADMIN DATA and the key are written). Otherwise sends nothing that
+    /// writes.
     ///
     /// # Errors
     /// [`Error::SecurityStatusNotSatisfied`] when neither the key nor the user PIN is there, or
