@@ -11,14 +11,18 @@
 pub mod algorithm;
 pub mod auth;
 mod edge;
+mod enroll;
 pub mod files;
 pub mod objects;
 mod ops;
 pub mod slot;
 mod snapshot;
+mod winfiles;
+pub mod yubico;
 
 pub use auth::{ManagementAlgorithm, management_algorithm_from_id, management_algorithm_id, pad_pin};
 pub use edge::{AuthState, PivEdge, SlotContent};
+pub use enroll::ManagementKeyAccess;
 pub use files::{CardcfDelta, Container, container_name};
 pub use slot::Slot;
 

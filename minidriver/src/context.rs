@@ -190,8 +190,14 @@ impl Context {
     }
 
     /// Enrollment support; never on a card in read-only mode (spec §7.4).
-    pub(crate) fn supports_x509_enrollment(&self) -> bool {
-        !self.read_only() && self.overrides.x509_enrollment.unwrap_or_else(|| self.edge.supports_x509_enrollment())
+    pub(crate) fn supports_x509_enrollment(&mut self) -> Result<bool> {
+        if self.read_only() {
+            return Ok(false);
+        }
+        match self.overrides.x509_enrollment {
+            Some(set) => Ok(set),
+            None => self.edge.supports_x509_enrollment(),
+        }
     }
 
     pub(crate) fn writable(&self) -> Result<()> {

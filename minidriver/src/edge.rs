@@ -7,7 +7,7 @@ mod open;
 pub(crate) mod piv;
 
 pub(crate) use open::open;
-pub use open::{GIDS_AID_ENV, OpenOptions, forget_hints};
+pub use open::{GIDS_AID_ENV, OpenOptions, PIV_PROTECT_DEFAULT_MGMT_KEY_ENV, forget_hints};
 
 use card_edges::crypto::HashAlg;
 use card_edges::iso7816::Counters;
@@ -276,8 +276,9 @@ pub(crate) trait Edge: Send {
     fn read_only(&self) -> bool;
     /// `CP_CARD_CACHE_MODE`.
     fn cache_mode(&self) -> u32;
-    /// `CP_SUPPORTS_WIN_X509_ENROLLMENT`.
-    fn supports_x509_enrollment(&self) -> bool;
+    /// `CP_SUPPORTS_WIN_X509_ENROLLMENT`: whether the user PIN alone lets Windows generate
+    /// keys and write certificates on the card in the reader. May ask the card once.
+    fn supports_x509_enrollment(&mut self) -> Result<bool>;
     /// Sizes for `dwKeySpec` (`Unsupported` for a valid spec the card lacks).
     fn key_sizes(&mut self, key_spec: u32) -> Result<KeySizes>;
     /// `CP_ENUM_ALGORITHMS` for asymmetric operations: the CNG names of the key algorithms

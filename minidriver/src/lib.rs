@@ -26,5 +26,5 @@ mod session_pin;
 pub use card::{Card, CardKey, Decryption};
 #[doc(hidden)]
 pub use edge::forget_hints;
-pub use edge::{Container, GIDS_AID_ENV, KeyRole, OpenOptions};
+pub use edge::{Container, GIDS_AID_ENV, KeyRole, OpenOptions, PIV_PROTECT_DEFAULT_MGMT_KEY_ENV};
 pub use error::{Error, Result};

@@ -174,7 +174,7 @@ fn gids_administrator_and_unblock() {
 fn gids_under_a_vendor_aid() {
     let sim = card_sim::gids::GidsSim::default_card().unwrap();
     let full_aid = hex_literal::hex!("A000000397425446590201").to_vec();
-    let options = minidriver::OpenOptions { gids_aid: Some(full_aid) };
+    let options = minidriver::OpenOptions { gids_aid: Some(full_aid), ..Default::default() };
     let card = Card::with_options(MemoryCard::new(sim), &options).unwrap();
     assert_eq!(card.containers().unwrap().len(), 2);
 }

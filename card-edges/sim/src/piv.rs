@@ -155,7 +155,7 @@ impl Card {
         self.counters.bytes_out += u64::try_from(rsp.len()).unwrap_or(u64::MAX);
         let ins = raw.get(1).copied().unwrap_or(0);
         if ins != ins::GET_RESPONSE {
-            self.secret_pending = ins == ins::GENERAL_AUTHENTICATE;
+            self.secret_pending = ins == ins::GENERAL_AUTHENTICATE || names_printed(raw);
         }
         if let Some(trace) = self.trace.as_mut()
             && trace.len() < MAX_TRACE
@@ -176,7 +176,8 @@ fn trace_entry(raw: &[u8], rsp: &[u8], secret_response: bool) -> TraceEntry {
     let (ins, p2) = (raw.get(1).copied().unwrap_or(0), raw.get(3).copied().unwrap_or(0));
     let secret_command =
         matches!(ins, ins::VERIFY | ins::CHANGE_REFERENCE_DATA | ins::RESET_RETRY_COUNTER | vendor::SET_MANAGEMENT_KEY)
-            || (ins == ins::GENERAL_AUTHENTICATE && p2 == 0x9B);
+            || (ins == ins::GENERAL_AUTHENTICATE && p2 == 0x9B)
+            || (ins == ins::PUT_DATA_ODD && names_printed(raw));
     let response = match rsp {
         [data @ .., sw1, sw2] if secret_response && !data.is_empty() => {
             format!("<{} bytes redacted> {sw1:02X}{sw2:02X}", data.len())
@@ -184,6 +185,13 @@ fn trace_entry(raw: &[u8], rsp: &[u8], secret_response: bool) -> TraceEntry {
         _ => hex::encode_upper(rsp),
     };
     TraceEntry { command: apdu::redacted_hex(raw, secret_command), response }
+}
+
+/// Whether a GET DATA or PUT DATA names PRINTED (`5FC109`), which holds a PIN-protected
+/// management key on cards provisioned the Yubico way: its content stays out of traces.
+fn names_printed(raw: &[u8]) -> bool {
+    matches!(raw.get(1), Some(&(ins::GET_DATA_ODD | ins::PUT_DATA_ODD)))
+        && raw.windows(5).any(|w| w == [0x5C, 0x03, 0x5F, 0xC1, 0x09])
 }
 
 /// The ATR: T=1 only (as USB tokens), historical bytes with card capabilities (compact-TLV
@@ -402,6 +410,11 @@ impl PivSim {
     /// The management key's algorithm.
     pub fn management_algorithm(&self) -> MgmtAlgorithm {
         self.lock().app.mgmt.algorithm()
+    }
+
+    /// Whether the management key is still the factory default.
+    pub fn management_key_is_default(&self) -> bool {
+        self.lock().app.mgmt.is_default()
     }
 }
 

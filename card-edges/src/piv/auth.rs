@@ -180,17 +180,14 @@ impl<T: Transport> PivEdge<T> {
             return Ok(alg);
         }
         let rsp = self.transmit(&Command::new(0x00, 0xF7, 0x00, MANAGEMENT_KEY_REF).with_le(256))?;
+        let element = |tag| tlv::Reader::new(&rsp.data).find(Tag(tag)).ok().flatten().and_then(|v| v.first().copied());
         let alg = if rsp.sw.is_success() {
-            tlv::Reader::new(&rsp.data)
-                .find(Tag(0x01))
-                .ok()
-                .flatten()
-                .and_then(|v| v.first().copied())
-                .and_then(management_algorithm_from_id)
-                .unwrap_or(ManagementAlgorithm::TripleDes)
+            element(0x01).and_then(management_algorithm_from_id).unwrap_or(ManagementAlgorithm::TripleDes)
         } else {
             ManagementAlgorithm::TripleDes
         };
+        // The same answer says whether the key is the factory default (`05`, YubiKey 5.3+).
+        self.mgmt_default = if rsp.sw.is_success() { element(0x05).map(|d| d == 0x01) } else { None };
         self.mgmt_alg = Some(alg);
         Ok(alg)
     }
@@ -212,6 +209,7 @@ impl<T: Transport> PivEdge<T> {
         let challenge = Zeroizing::new(challenge.to_vec());
         self.pending_challenge = Some(Challenge { algorithm: alg });
         self.auth.admin = false;
+        self.auth.admin_for_user = false;
         Ok(challenge)
     }
 
@@ -235,6 +233,7 @@ impl<T: Transport> PivEdge<T> {
             256,
         )?;
         self.auth.admin = rsp.sw.is_success();
+        self.auth.admin_for_user = false;
         match rsp.sw.status() {
             Status::Success => Ok(()),
             Status::SecurityNotSatisfied | Status::VerifyFailed { .. } | Status::CheckingError => {
@@ -253,6 +252,7 @@ impl<T: Transport> PivEdge<T> {
     pub fn authenticate_admin(&mut self, key: &[u8]) -> Result<()> {
         let alg = self.management_algorithm()?;
         self.auth.admin = false;
+        self.auth.admin_for_user = false;
         let rsp =
             self.general_authenticate(management_algorithm_id(alg), MANAGEMENT_KEY_REF, &[(0x80, &[])], false, 256)?;
         let witness = alg.decrypt_block(key, dynamic_element(&rsp, 0x80)?)?;

@@ -36,6 +36,16 @@ pub(crate) struct Cache {
     pub(crate) algorithms: Vec<u8>,
     /// Whether the CHUID was read since `cardcf` was last derived (see [`PivEdge::cardcf`]).
     pub(crate) chuid_fresh: bool,
+    /// Yubico's ADMIN DATA (`5FFF00`), `Some(None)` when the card has none.
+    pub(crate) admin_data: Option<Option<super::yubico::AdminData>>,
+    /// Yubico's container map (`5FFF10`), once read or written (empty: none on the card).
+    pub(crate) container_map: Option<Vec<super::yubico::MapRecord>>,
+    /// Container names kept in certificate objects (their MSCUID, `72`).
+    pub(crate) mscuid: BTreeMap<Slot, String>,
+    /// `mscp/msroots` (Yubico's `5FFF11`..), `Some(None)` when the card has none; and how
+    /// many of its objects the card holds.
+    pub(crate) msroots: Option<Option<Vec<u8>>>,
+    pub(crate) msroots_objects: u32,
 }
 
 /// Who the card has authenticated, as far as this edge has seen.
@@ -45,6 +55,10 @@ pub struct AuthState {
     pub user: bool,
     /// The card management key (9B) was authenticated.
     pub admin: bool,
+    /// It was authenticated by this edge for a write the verified user asked for, with the
+    /// key the card keeps PIN-protected (or the factory default): the user's doing, not an
+    /// administrator's.
+    pub admin_for_user: bool,
 }
 
 /// The PIV card edge over a transport.
@@ -63,6 +77,12 @@ pub struct PivEdge<T> {
     pub(crate) mgmt_alg: Option<super::auth::ManagementAlgorithm>,
     /// What the CSP wrote into `cardcf`, as offsets from the derived counters.
     pub(crate) cardcf_delta: super::files::CardcfDelta,
+    /// Whether the management key is the factory default, as metadata reported it with the
+    /// algorithm (`None`: the card has no metadata, or it was not asked yet).
+    pub(crate) mgmt_default: Option<bool>,
+    /// Replace a factory-default management key with a random PIN-protected one at the first
+    /// write that needs it (off unless asked: see [`PivEdge::set_protect_default_management_key`]).
+    pub(crate) protect_default_key: bool,
 }
 
 impl<T> core::fmt::Debug for PivEdge<T> {
@@ -84,6 +104,8 @@ impl<T: Transport> PivEdge<T> {
             local_changes: 0,
             mgmt_alg: None,
             cardcf_delta: super::files::CardcfDelta::default(),
+            mgmt_default: None,
+            protect_default_key: false,
         }
     }
 
@@ -133,6 +155,7 @@ impl<T: Transport> PivEdge<T> {
         self.auth = AuthState::default();
         self.pending_challenge = None;
         self.mgmt_alg = None;
+        self.mgmt_default = None;
     }
 
     /// Forces a SELECT before the next command (another application may have been selected
@@ -194,10 +217,18 @@ impl<T: Transport> PivEdge<T> {
     /// [`Error::SecurityStatusNotSatisfied`] for PIN-protected objects without the PIN; other
     /// status words as [`Error::Status`].
     pub fn get_data(&mut self, tag: u32) -> Result<Option<Vec<u8>>> {
+        self.get_data_with(tag, false)
+    }
+
+    /// GET DATA whose answer is a secret (kept out of APDU logs) when `secret`.
+    pub(crate) fn get_data_with(&mut self, tag: u32, secret: bool) -> Result<Option<Vec<u8>>> {
         let tag_bytes = Tag(tag).to_bytes();
         let mut data = Vec::with_capacity(tag_bytes.len() + 2);
         tlv::write(&mut data, Tag(0x5C), &tag_bytes)?;
-        let cmd = Command::new(0x00, ins::GET_DATA_ODD, 0x3F, 0xFF).with_data(data).with_le(65_536);
+        let mut cmd = Command::new(0x00, ins::GET_DATA_ODD, 0x3F, 0xFF).with_data(data).with_le(65_536);
+        if secret {
+            cmd = cmd.with_secret_response();
+        }
         let rsp = self.transmit(&cmd)?;
         match rsp.sw.status() {
             Status::Success => Ok(Some(rsp.data)),
@@ -211,14 +242,21 @@ impl<T: Transport> PivEdge<T> {
     /// # Errors
     /// [`Error::SecurityStatusNotSatisfied`] without the management key.
     pub fn put_data(&mut self, tag: u32, value: &[u8]) -> Result<()> {
-        let mut data = Vec::with_capacity(value.len() + 12);
+        self.put_data_with(tag, value, false)
+    }
+
+    /// PUT DATA of a secret (kept out of APDU logs) when `secret`.
+    pub(crate) fn put_data_with(&mut self, tag: u32, value: &[u8], secret: bool) -> Result<()> {
+        let mut data = zeroize::Zeroizing::new(Vec::with_capacity(value.len() + 12));
         if matches!(tag, 0x7E | 0x7F61) {
             tlv::write(&mut data, Tag(tag), value)?;
         } else {
             tlv::write(&mut data, Tag(0x5C), &Tag(tag).to_bytes())?;
             tlv::write(&mut data, Tag(0x53), value)?;
         }
-        let rsp = self.transmit(&Command::new(0x00, ins::PUT_DATA_ODD, 0x3F, 0xFF).with_data(data))?;
+        let cmd = Command::new(0x00, ins::PUT_DATA_ODD, 0x3F, 0xFF);
+        let cmd = if secret { cmd.with_secret(data.to_vec()) } else { cmd.with_data(data.to_vec()) };
+        let rsp = self.transmit(&cmd)?;
         if !rsp.sw.is_success() {
             return Err(status_error(rsp.sw));
         }
@@ -306,9 +344,13 @@ impl<T: Transport> PivEdge<T> {
         if let Some(c) = self.cache.slots.get(&slot) {
             return Ok(c.clone());
         }
+        self.cache.mscuid.remove(&slot);
         let content = match self.get_data(slot.certificate_tag())? {
             Some(rsp) => match objects::certificate_der(objects::unwrap_data(&rsp)?)? {
                 Some(certificate) => {
+                    if let Some(name) = objects::certificate_mscuid(objects::unwrap_data(&rsp)?) {
+                        self.cache.mscuid.insert(slot, name);
+                    }
                     let public_key = PublicKey::from_certificate(&certificate)?;
                     Some(SlotContent { certificate, public_key })
                 }

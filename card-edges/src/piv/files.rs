@@ -6,12 +6,14 @@
 //! | `cardid` | CHUID GUID; else a digest of the FASC-N; else of the token serial; else of the certificates |
 //! | `cardcf` | a digest of the CHUID plus this edge's own writes (see [`PivEdge::cardcf`]) |
 //! | `cardapps` | `mscp` |
-//! | `mscp/cmapfile` | one record per slot in the order 9A, 9C, 9D, 9E, 82..95; empty slots are zero records |
+//! | `mscp/cmapfile` | one record per slot in the order 9A, 9C, 9D, 9E, 82..95; empty slots are zero records; written into Yubico's container map `5FFF10` |
 //! | `mscp/kxcNN`, `kscNN` | the slot's certificate as plain DER (gzip undone) |
+//! | `mscp/msroots` | Yubico's `5FFF11`..`5FFF15`, when present |
 //!
-//! Container names follow Windows' own PIV driver (msclmd): the CHUID GUID as a GUID string
-//! whose last 6 hex digits are the certificate's tag, e.g. `...5fc105` for 9A, so certificates
-//! propagated under the inbox driver keep their container.
+//! Container names are those the CSP wrote (Yubico's container map, see [`super::winfiles`]);
+//! else they follow Windows' own PIV driver (msclmd): the CHUID GUID as a GUID string whose last
+//! 6 hex digits are the certificate's tag, e.g. `...5fc105` for 9A, so certificates propagated
+//! under the inbox driver keep their container.
 
 use sha2::{Digest, Sha256};
 use vfs::cmapfile::{ContainerMap, ContainerRecord, FLAG_DEFAULT, FLAG_VALID};
@@ -222,19 +224,38 @@ impl<T: Transport> PivEdge<T> {
         if populated.is_empty() {
             return Ok(Vec::new());
         }
-        // Container names are built on the card identifier (the CHUID GUID when there is one).
+        // Names and the default flag the CSP wrote (Yubico's container map, the certificates'
+        // MSCUID) come first; the rest is derived, on the card identifier (the CHUID GUID when
+        // there is one).
+        self.resolve_container_map(&populated)?;
         let id = self.card_id()?;
-        let default_slot =
-            populated.iter().find(|(s, _)| *s == Slot::AUTHENTICATION).or_else(|| populated.first()).map(|(s, _)| *s);
+        let mapped_default = populated
+            .iter()
+            .find(|(s, c)| self.map_record(*s, c).is_some_and(|r| r.flags & FLAG_DEFAULT != 0))
+            .map(|(s, _)| *s);
+        let default_slot = mapped_default.or_else(|| {
+            populated.iter().find(|(s, _)| *s == Slot::AUTHENTICATION).or_else(|| populated.first()).map(|(s, _)| *s)
+        });
         Ok(populated
             .into_iter()
-            .map(|(slot, content)| Container {
-                index: slot.container_index(),
-                slot,
-                name: container_name(&id, slot.certificate_tag()),
-                role: slot.role_of(content.public_key.algorithm),
-                default: Some(slot) == default_slot,
-                content,
+            .map(|(slot, content)| {
+                let name = match self.map_record(slot, &content) {
+                    Some(r) => r.name.clone(),
+                    None => self
+                        .cache
+                        .mscuid
+                        .get(&slot)
+                        .cloned()
+                        .unwrap_or_else(|| container_name(&id, slot.certificate_tag())),
+                };
+                Container {
+                    index: slot.container_index(),
+                    slot,
+                    name,
+                    role: slot.role_of(content.public_key.algorithm),
+                    default: Some(slot) == default_slot,
+                    content,
+                }
             })
             .collect())
     }
@@ -278,7 +299,7 @@ impl<T: Transport> PivEdge<T> {
         Ok((role.cert_kind() == kind && !content.certificate.is_empty()).then_some((slot, role)))
     }
 
-    fn slot_content_if_candidate(&mut self, slot: Slot) -> Result<Option<SlotContent>> {
+    pub(crate) fn slot_content_if_candidate(&mut self, slot: Slot) -> Result<Option<SlotContent>> {
         if self.candidate_slots()?.contains(&slot) || self.cache.pending.contains_key(&slot) {
             self.slot_content(slot)
         } else {
@@ -295,6 +316,9 @@ impl<T: Transport> PivEdge<T> {
             (Some(d), f) if *d == well_known::MSCP => {
                 if f == well_known::CMAPFILE {
                     return Ok(self.cmapfile()?.encode());
+                }
+                if f == well_known::MSROOTS {
+                    return self.msroots()?.ok_or_else(|| vfs::Error::FileNotFound.into());
                 }
                 match self.cert_file(&f)? {
                     Some((slot, _)) => {
@@ -315,14 +339,21 @@ impl<T: Transport> PivEdge<T> {
         }
     }
 
+    /// The slot whose certificate `path` is, when the card can write it now: a key is there
+    /// of the file's kind, and the management key is authenticated or the user may have it.
     fn writable_cert_slot(&mut self, path: &FilePath) -> Option<Slot> {
-        if !self.auth.admin || path.dir != Some(well_known::MSCP) {
+        if path.dir != Some(well_known::MSCP) {
             return None;
         }
         let (kind, index) = well_known::parse_cert_file_name(&path.file)?;
         let slot = Slot::from_container_index(usize::from(index))?;
         let content = self.slot_content(slot).ok()??;
-        (slot.role_of(content.public_key.algorithm).cert_kind() == kind).then_some(slot)
+        (slot.role_of(content.public_key.algorithm).cert_kind() == kind && self.can_write_objects()).then_some(slot)
+    }
+
+    /// Whether `path` is one of the files kept in Yubico's objects (`cmapfile`, `msroots`).
+    fn is_vendor_file(path: &FilePath) -> bool {
+        *path == well_known::CMAPFILE_PATH || *path == well_known::MSROOTS_PATH
     }
 }
 
@@ -341,6 +372,12 @@ impl<T: Transport> Storage for PivEdge<T> {
             let guid: [u8; 16] = data.try_into().map_err(|_| Error::InvalidArgument("cardid is 16 bytes"))?;
             return self.set_card_id(guid);
         }
+        if *path == well_known::CMAPFILE_PATH && self.can_write_objects() {
+            return self.write_container_map(&ContainerMap::decode(data)?);
+        }
+        if *path == well_known::MSROOTS_PATH && self.can_write_objects() {
+            return self.write_msroots(data);
+        }
         match self.writable_cert_slot(path) {
             Some(slot) => self.write_certificate(slot, data),
             None => Err(vfs::Error::ReadOnly.into()),
@@ -350,6 +387,11 @@ impl<T: Transport> Storage for PivEdge<T> {
     fn create_file(&mut self, path: &FilePath, _ac: AccessCondition, _initial_size: u32) -> Result<()> {
         if self.file_content(path).is_ok() {
             return Err(vfs::Error::FileExists.into());
+        }
+        // msroots exists once created (its objects once written).
+        if *path == well_known::MSROOTS_PATH && self.can_write_objects() {
+            self.cache.msroots = Some(Some(Vec::new()));
+            return Ok(());
         }
         // A PIV certificate "file" exists once written; creating it is accepted for a slot
         // holding a key (the CSP creates, then writes, after generating a key).
@@ -361,6 +403,9 @@ impl<T: Transport> Storage for PivEdge<T> {
 
     fn delete_file(&mut self, path: &FilePath) -> Result<()> {
         self.file_content(path)?;
+        if *path == well_known::MSROOTS_PATH && self.can_write_objects() {
+            return self.delete_msroots();
+        }
         match self.writable_cert_slot(path) {
             Some(slot) => self.delete_certificate(slot),
             None => Err(vfs::Error::ReadOnly.into()),
@@ -385,6 +430,11 @@ impl<T: Transport> Storage for PivEdge<T> {
             return Ok(vec![well_known::CARDAPPS, well_known::CARDCF, well_known::CARDID]);
         }
         let mut names = vec![well_known::CMAPFILE];
+        // msroots is listed once this insertion read or wrote it: learning that the card has
+        // it costs a read, which a listing does not spend (the CSP reads it by name).
+        if matches!(self.cache.msroots, Some(Some(_))) {
+            names.push(well_known::MSROOTS);
+        }
         for c in self.containers()? {
             if !c.content.certificate.is_empty() {
                 let index = u8::try_from(c.index).map_err(|_| Error::Malformed { what: "container index" })?;
@@ -427,6 +477,7 @@ impl<T: Transport> Storage for PivEdge<T> {
     fn can_write(&mut self, path: &FilePath) -> bool {
         *path == well_known::CARDCF_PATH
             || (*path == well_known::CARDID_PATH && self.auth.admin)
+            || (Self::is_vendor_file(path) && self.can_write_objects())
             || self.writable_cert_slot(path).is_some()
     }
 

@@ -159,16 +159,38 @@ pub fn certificate_der(value: &[u8]) -> Result<Option<Vec<u8>>> {
     Ok(Some(out))
 }
 
-/// Builds a certificate object (`70 cert 71 00 FE 00`), as PUT DATA writes it.
+/// Builds a certificate object (`70 cert 71 00 [72 MSCUID] FE 00`), as PUT DATA writes it.
+///
+/// `mscuid` is the Windows container name the certificate's key has, kept in the certificate
+/// object's optional `72` element: SP 800-73's MSCUID ("Microsoft Container Unique
+/// Identifier", deprecated since but still parsed and skipped by PIV readers), here as the
+/// name's UTF-16LE characters as `cmapfile` holds them.
 ///
 /// # Errors
 /// [`Error::CommandTooLong`] for certificates beyond 16 MiB.
-pub fn certificate_object(der: &[u8]) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(der.len() + 10);
+pub fn certificate_object(der: &[u8], mscuid: Option<&str>) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(der.len() + 96);
     tlv::write(&mut out, Tag(0x70), der)?;
     tlv::write(&mut out, Tag(0x71), &[0])?;
+    if let Some(name) = mscuid {
+        let units: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        tlv::write(&mut out, Tag(0x72), &units)?;
+    }
     tlv::write(&mut out, Tag(0xFE), &[])?;
     Ok(out)
+}
+
+/// The container name a certificate object's MSCUID (`72`, see [`certificate_object`])
+/// holds: 1 to 39 printable ASCII characters in UTF-16LE. Anything else (an MSCUID of an
+/// older issuance system, malformed TLV) is no name: the edge derives one as for any card.
+pub fn certificate_mscuid(value: &[u8]) -> Option<String> {
+    let raw = tlv::Reader::new(value).find(Tag(0x72)).ok()??;
+    if raw.is_empty() || raw.len() > 2 * 39 || !raw.len().is_multiple_of(2) {
+        return None;
+    }
+    let units: Vec<u16> = raw.chunks_exact(2).filter_map(|c| c.try_into().ok()).map(u16::from_le_bytes).collect();
+    let name = String::from_utf16(&units).ok()?;
+    name.bytes().all(|b| b.is_ascii_graphic()).then_some(name)
 }
 
 /// Algorithms the application property template (`AC`) lists, if it lists any.
@@ -214,8 +236,18 @@ mod tests {
     #[test]
     fn certificate_objects() {
         let der = test_vectors::certs::PIV_AUTH_9A;
-        let obj = certificate_object(der).unwrap();
+        let obj = certificate_object(der, None).unwrap();
         assert_eq!(certificate_der(&obj).unwrap().as_deref(), Some(der));
+        assert_eq!(certificate_mscuid(&obj), None);
+        // The container name in MSCUID (72): the certificate reads the same.
+        let named = certificate_object(der, Some("le-User-1234")).unwrap();
+        assert_eq!(certificate_der(&named).unwrap().as_deref(), Some(der));
+        assert_eq!(certificate_mscuid(&named).as_deref(), Some("le-User-1234"));
+        assert_eq!(&named[named.len() - 28..named.len() - 22], &hex!("7218 6C00 6500"));
+        // An MSCUID that is not a printable name is no name.
+        for bad in [&hex!("7000 7202 0100")[..], &hex!("7000 7201 41"), &hex!("7000 7200"), &hex!("7000 7202 00D8")] {
+            assert_eq!(certificate_mscuid(bad), None, "{bad:02X?}");
+        }
         // gzip (CertInfo 01), as yubico-piv-tool writes compressed certificates.
         let mut gz = Vec::new();
         tlv::write(&mut gz, Tag(0x70), test_vectors::certs::PIV_AUTH_9A_GZIP).unwrap();

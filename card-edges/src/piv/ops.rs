@@ -147,12 +147,16 @@ impl<T: Transport> PivEdge<T> {
     /// GENERATE ASYMMETRIC KEY PAIR in `slot` (needs the management key). The new key is
     /// usable at once; until a certificate is written it exists only for this insertion.
     ///
+    /// Without the management key authenticated, the user's PIN gets it where the card allows
+    /// ([`PivEdge::authenticate_admin_for_user`]).
+    ///
     /// # Errors
-    /// [`Error::SecurityStatusNotSatisfied`] without the management key; [`Error::Unsupported`]
-    /// for an algorithm the card refuses.
+    /// [`Error::SecurityStatusNotSatisfied`] without the management key (nothing is sent that
+    /// writes); [`Error::Unsupported`] for an algorithm the card refuses.
     pub fn generate_key(&mut self, slot: Slot, algorithm: KeyAlgorithm) -> Result<PublicKey> {
         let id =
             super::algorithm::id(algorithm).ok_or(Error::Unsupported("key size without a PIV algorithm identifier"))?;
+        self.authenticate_admin_for_user()?;
         let mut template = Vec::new();
         tlv::write(&mut template, Tag(0x80), &[id])?;
         let data = tlv::encode(Tag(0xAC), &template)?;
@@ -167,6 +171,7 @@ impl<T: Transport> PivEdge<T> {
         }
         let key = generated_public_key(&rsp.data, algorithm)?;
         self.cache.slots.remove(&slot);
+        self.cache.mscuid.remove(&slot);
         self.cache.pending.insert(slot, key.clone());
         self.local_changes = self.local_changes.wrapping_add(1);
         Ok(key)
@@ -186,11 +191,22 @@ impl<T: Transport> PivEdge<T> {
         {
             return Err(Error::InvalidArgument("the certificate is not for the key generated in this slot"));
         }
-        self.put_data(slot.certificate_tag(), &objects::certificate_object(der)?)?;
+        self.authenticate_admin_for_user()?;
+        // The container's name the CSP gave it goes with the certificate (its MSCUID): see
+        // `winfiles` for why.
+        let name = self.mapped_name(slot).or_else(|| self.cache.mscuid.get(&slot).cloned());
+        self.put_data(slot.certificate_tag(), &objects::certificate_object(der, name.as_deref())?)?;
         self.cache.pending.remove(&slot);
         self.cache.slots.insert(slot, Some(SlotContent { certificate: der.to_vec(), public_key }));
+        match name {
+            Some(n) => self.cache.mscuid.insert(slot, n),
+            None => self.cache.mscuid.remove(&slot),
+        };
         if slot.is_retired() {
             self.cover_in_key_history(slot)?;
+        }
+        if self.cache.container_map.as_ref().is_some_and(|m| !m.is_empty()) {
+            self.update_map_for(slot, Some(der))?;
         }
         Ok(())
     }
@@ -215,13 +231,17 @@ impl<T: Transport> PivEdge<T> {
     /// Deletes `slot`'s certificate (PUT DATA with an empty object; the key stays on the card
     /// but no longer shows as a container).
     ///
+    /// Its record in Yubico's container map goes too.
+    ///
     /// # Errors
-    /// [`Error::SecurityStatusNotSatisfied`] without the management key.
+    /// [`Error::SecurityStatusNotSatisfied`] without the management key (nothing is written).
     pub fn delete_certificate(&mut self, slot: Slot) -> Result<()> {
+        self.authenticate_admin_for_user()?;
         self.put_data(slot.certificate_tag(), &[])?;
         self.cache.pending.remove(&slot);
         self.cache.slots.insert(slot, None);
-        Ok(())
+        self.cache.mscuid.remove(&slot);
+        self.update_map_for(slot, None)
     }
 }
 

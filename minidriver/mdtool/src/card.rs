@@ -158,6 +158,19 @@ impl Connected {
         }
     }
 
+    /// Resets the card: every authentication on it ends.
+    ///
+    /// # Errors
+    /// The card went away.
+    pub(crate) fn reset(&mut self) -> Outcome {
+        let source = self.source();
+        let done = match self {
+            Self::Sim(_, t) => t.reconnect(true),
+            Self::Reader(_, t) => t.reconnect(true),
+        };
+        done.map_err(|e| transport_failure(&e, &source))
+    }
+
     /// The card's ATR.
     ///
     /// # Errors

@@ -12,6 +12,7 @@ mod inf;
 mod keys;
 mod ops;
 mod output;
+mod piv;
 mod readers;
 mod scinfo;
 mod secrets;
@@ -201,7 +202,14 @@ enum Command {
         #[command(subcommand)]
         cmd: ops::PinCmd,
     },
-    /// Generates a key pair on the card (needs the card management key).
+    /// PIV token settings: the management key (stored PIN-protected, so that the user PIN
+    /// alone lets Windows enrol).
+    Piv {
+        #[command(subcommand)]
+        cmd: piv::PivCmd,
+    },
+    /// Generates a key pair on the card (the user PIN where the card supports Windows enrollment
+    /// with it, as scinfo shows; else the card management key).
     Keygen {
         /// Key container index (PIV: 0 = 9A, 1 = 9C, 2 = 9D, 3 = 9E, 4.. = 82..).
         #[arg(short, long, value_name = "N")]
@@ -252,7 +260,12 @@ fn dispatch(g: &Global, out: &mut Out, command: &Command) -> Outcome {
         Command::Readers => readers::run(out),
         Command::Watch { count, timeout, no_detect } => watch::run(out, *count, *timeout, !no_detect),
         Command::Detect { atr_cache } => detect::run(out, card::connect(g, DIAGNOSTIC)?, atr_cache.as_deref()),
-        Command::Scinfo { self_test } => scinfo::run(g, out, &card::open(g, DIAGNOSTIC)?, *self_test),
+        Command::Scinfo { self_test } => {
+            let mut connected = card::connect(g, DIAGNOSTIC)?;
+            // Why Windows can or cannot enrol (a PIV question the function table cannot ask).
+            let access = piv::management_key_access(connected.transport());
+            scinfo::run(g, out, &card::acquire(g, connected)?, *self_test, access)
+        }
         Command::Ls { long, dir } => files::ls(out, &card::open(g, DIAGNOSTIC)?.csp, dir.as_deref(), *long),
         Command::Cat { path, hex, out: to } => {
             files::cat(out, &card::open(g, DIAGNOSTIC)?.csp, path, *hex, to.as_deref())
@@ -263,6 +276,7 @@ fn dispatch(g: &Global, out: &mut Out, command: &Command) -> Outcome {
             ops::decrypt(g, out, &card::open(g, KEYS)?, *container, input.as_deref(), *oaep, *hex, to.as_deref())
         }
         Command::Pin { cmd } => ops::pin(g, out, &card::open(g, KEYS)?, cmd),
+        Command::Piv { cmd } => piv::run(g, out, cmd),
         Command::Keygen { container, alg, role, out: to } => {
             ops::keygen(g, out, &card::open(g, KEYS)?, *container, *alg, *role, to.as_deref())
         }

@@ -533,14 +533,16 @@ fn user_creates_keys(csp: &Csp) -> bool {
         .is_some_and(|v| v != 0)
 }
 
-/// Authenticates whoever may create keys on this card: the user PIN where the card supports
-/// Windows enrollment with it (`CP_SUPPORTS_WIN_X509_ENROLLMENT`: GIDS), else the
-/// administrator key (PIV's card management key).
+/// Authenticates whoever may create keys on this card: the administrator key (PIV's card
+/// management key) when one is given; else the user PIN where the card supports Windows
+/// enrollment with it (`CP_SUPPORTS_WIN_X509_ENROLLMENT`: GIDS, and PIV tokens whose
+/// management key is PIN-protected or the factory default); else the administrator key.
 ///
 /// # Errors
 /// A wrong PIN or key.
 fn authenticate_key_writer(g: &Global, csp: &Csp) -> Outcome {
-    if user_creates_keys(csp) {
+    let admin_given = secrets::given(secrets::ADMIN_KEY, g.admin_key_file.as_deref())?.is_some();
+    if !admin_given && user_creates_keys(csp) {
         let value = secrets::obtain(secrets::PIN, g.pin_file.as_deref())?;
         return scinfo::authenticate(csp, pin::ROLE_USER, &value);
     }
@@ -701,9 +703,11 @@ pub(crate) fn import(
         None => raw.clone(),
     };
     let (blob, spec, bits) = private_blob(&der, role)?;
-    // A card whose user PIN creates keys (GIDS) gets the PIN; on others the administrator key
-    // is proved only when given (a card that cannot import says so before any card I/O).
-    if user_creates_keys(csp) {
+    // A PIV card imports no key (no standard command): the driver says so at the import, before
+    // any PIN or key is asked for. A card whose user PIN creates keys (GIDS) gets the PIN; on
+    // others the administrator key is proved only when given.
+    let piv = opened.card_name == card_edges::detect::CardEdge::Piv.windows_card_name();
+    if !piv && user_creates_keys(csp) {
         authenticate_key_writer(g, csp)?;
     } else if let Some(key) = secrets::given(secrets::ADMIN_KEY, g.admin_key_file.as_deref())? {
         let key = Zeroizing::new(

@@ -362,6 +362,21 @@ struct Info {
     pins: Vec<PinEntry>,
     containers: Vec<Container>,
     tests: Vec<SelfTest>,
+    /// Why Windows enrollment (`CP_SUPPORTS_WIN_X509_ENROLLMENT`) is possible or not.
+    enrollment_why: Option<String>,
+}
+
+/// Why `CP_SUPPORTS_WIN_X509_ENROLLMENT` says what it says: read-only mode, or for a PIV card
+/// how its management key reaches a write (asked of the card directly, as the driver asks it).
+fn enrollment_why(info: &Info, access: Option<card_edges::piv::ManagementKeyAccess>) -> Option<String> {
+    if info.read_only == Some(true) {
+        return Some("the card is in read-only mode".into());
+    }
+    match (access, info.enrollment) {
+        (Some(a), _) => Some(crate::piv::explain(a).into()),
+        (None, Some(true)) => Some("the card generates keys and takes certificates with the user PIN".into()),
+        (None, _) => None,
+    }
 }
 
 fn multi_string(b: &[u8]) -> Vec<String> {
@@ -426,6 +441,7 @@ fn gather(csp: &Csp, pin_value: Option<&[u8]>) -> Outcome<Info> {
         pins,
         containers,
         tests,
+        enrollment_why: None,
     })
 }
 
@@ -493,14 +509,21 @@ fn container_json(c: &Container, t: Option<&SelfTest>) -> Value {
 ///
 /// # Errors
 /// The card cannot be read; a self test failed (after everything was printed).
-pub(crate) fn run(g: &Global, out: &mut Out, opened: &Opened, ask_pin: bool) -> Outcome {
+pub(crate) fn run(
+    g: &Global,
+    out: &mut Out,
+    opened: &Opened,
+    ask_pin: bool,
+    access: Option<card_edges::piv::ManagementKeyAccess>,
+) -> Outcome {
     let csp = &opened.csp;
     let pin_value = if ask_pin {
         Some(secrets::obtain(secrets::PIN, g.pin_file.as_deref())?)
     } else {
         secrets::given(secrets::PIN, g.pin_file.as_deref())?
     };
-    let info = gather(csp, pin_value.as_deref().map(|p| &p[..]))?;
+    let mut info = gather(csp, pin_value.as_deref().map(|p| &p[..]))?;
+    info.enrollment_why = enrollment_why(&info, access);
     let default = info.containers.iter().find(|c| c.record.default).map(|c| c.record.index);
     let failed = info.tests.iter().filter(|t| matches!(t, SelfTest::Failed(_))).count();
     let passed = info.tests.iter().filter(|t| matches!(t, SelfTest::Passed(_))).count();
@@ -521,6 +544,7 @@ pub(crate) fn run(g: &Global, out: &mut Out, opened: &Opened, ask_pin: bool) -> 
                 "key_import": info.key_import.map(|v| v != 0),
                 "read_only": info.read_only,
                 "x509_enrollment": info.enrollment,
+                "x509_enrollment_why": info.enrollment_why,
                 "algorithms": info.algorithms,
             },
             "key_sizes": info.key_sizes.iter().map(|(s, k)| json!({
@@ -580,6 +604,10 @@ fn print_text(out: &mut Out, opened: &Opened, info: &Info, default: Option<u8>, 
         yes(info.read_only),
         yes(info.enrollment)
     ));
+    if let (Some(possible), Some(why)) = (info.enrollment, info.enrollment_why.as_deref()) {
+        let verdict = if possible { "possible with the user PIN" } else { "not possible with the user PIN" };
+        out.line(format!("Enrollment:      {verdict}: {why}"));
+    }
     if !info.algorithms.is_empty() {
         out.line(format!("Algorithms:      {}", info.algorithms.join(", ")));
     }

@@ -420,7 +420,8 @@ fn items_109_to_117_every_property() {
     assert_eq!(csp.query_key_sizes(0).unwrap_err().0, code::SCARD_E_INVALID_PARAMETER);
     assert_eq!(dword(csp.get_property(prop::READ_ONLY, 0).unwrap()), 0);
     assert_eq!(dword(csp.get_property(prop::CACHE_MODE, 0).unwrap()), prop::CACHE_MODE_SESSION_ONLY);
-    assert_eq!(dword(csp.get_property(prop::X509_ENROLLMENT, 0).unwrap()), 0);
+    // The factory-default management key: the user PIN suffices to enrol.
+    assert_eq!(dword(csp.get_property(prop::X509_ENROLLMENT, 0).unwrap()), 1);
     assert_eq!(csp.get_property(prop::CARD_GUID, 0).unwrap(), csp.read_file(None, "cardid").unwrap(), "item 107");
     assert_eq!(csp.get_property(prop::SERIAL_NO, 0).unwrap().len(), 25, "the FASC-N");
     for id in 0..=4 {

@@ -443,6 +443,23 @@ fn open_gids() -> Ctx<GidsSim> {
     open_std()
 }
 
+/// The management key of [`holder_only_card`].
+const HOLDER_KEY: [u8; 24] = [0x42; 24];
+
+/// The default card's keys, with a management key that is neither the factory default nor
+/// stored PIN-protected: only its holder writes.
+fn holder_only_card() -> PivSim {
+    use test_vectors::{certs, keys};
+    PivSim::builder(b"checklist-holder-only")
+        .key(0x9A, keys::RSA_2048_A, Some(certs::PIV_AUTH_9A))
+        .key(0x9C, keys::P256_A, Some(certs::DIGITAL_SIGNATURE_9C))
+        .key(0x9D, keys::RSA_2048_B, Some(certs::KEY_MANAGEMENT_9D))
+        .key(0x9E, keys::P256_B, Some(certs::CARD_AUTH_9E))
+        .management_key(card_sim::MgmtAlgorithm::TripleDes, &HOLDER_KEY)
+        .build()
+        .unwrap()
+}
+
 fn ecdh_card() -> PivSim {
     PivSim::builder(b"checklist-ecdh").generate(0x9D, KeyAlgorithm::EccP256).build().unwrap()
 }
@@ -3126,7 +3143,9 @@ fn access_conditions<S: SimCard>() {
 #[test]
 fn items_105_106_154_165_write_simulation_lasts_for_the_insertion() {
     let _g = serial();
-    let ctx = open();
+    // A card the user cannot write (a card that can keeps cmapfile and msroots in Yubico's
+    // objects: see abi_enroll).
+    let ctx = open_sim(holder_only_card());
     ctx.control.reconnect.store(true, Ordering::SeqCst);
     let c = &ctx.csp;
     let cmap = c.read_file(Some("mscp"), "cmapfile").unwrap();
@@ -3894,16 +3913,26 @@ fn items_122_to_125_128_to_132_containers() {
 #[test]
 fn item_127_container_creation_needs_the_piv_management_key() {
     let _g = serial();
-    let ctx = open();
+    // A management key only its holder knows: the user alone is refused before any write.
+    let ctx = open_sim(holder_only_card());
     ctx.user();
     assert_eq!(
         err(ctx.csp.create_container(4, 1, keyspec::AT_ECDHE_P256, 0, None)),
         code::SCARD_W_SECURITY_VIOLATION,
-        "the user alone: the card refuses GENERATE"
+        "the user alone: refused, and no GENERATE sent"
     );
+    assert_eq!(ctx.sim.key_algorithm(0x82), None);
     assert_eq!(dword(&ctx.csp.get_property(prop::X509_ENROLLMENT, 0).unwrap()), 0);
-    ctx.admin();
+    let challenge = ctx.csp.get_challenge_ex(pin::ROLE_ADMIN).unwrap();
+    ctx.csp.authenticate_ex(pin::ROLE_ADMIN, 0, &response_with(&HOLDER_KEY, &challenge)).unwrap();
     ctx.csp.create_container(4, 1, keyspec::AT_ECDHE_P256, 0, None).unwrap();
+    // The factory-default key: the user PIN alone creates (Windows enrollment).
+    let ctx = open();
+    ctx.user();
+    assert_eq!(dword(&ctx.csp.get_property(prop::X509_ENROLLMENT, 0).unwrap()), 1);
+    ctx.csp.create_container(4, 1, keyspec::AT_ECDHE_P256, 0, None).unwrap();
+    assert_eq!(ctx.sim.key_algorithm(0x82), Some(KeyAlgorithm::EccP256));
+    assert_eq!(ctx.csp.get_property(prop::AUTHENTICATED_STATE, 0).unwrap(), 0x0Au32.to_le_bytes(), "no ROLE_ADMIN");
     // Both users and admins may query and delete.
     ctx.csp.container_info(4).unwrap();
     ctx.csp.delete_container(3).unwrap();

@@ -407,8 +407,11 @@ fn keygen_with_the_management_key() {
     assert_eq!(v["key_spec"], "AT_ECDHE_P384");
     let err = fails(&["--sim", "piv", "keygen", "-c", "3"], &[("MDTOOL_ADMIN_KEY", &"00".repeat(24))], 1);
     assert!(err.contains("wrong card management key"), "{err}");
+    // Without the management key, the factory-default card takes the user PIN.
     let err = fails(&["--sim", "piv", "keygen", "-c", "3"], &[], 2);
-    assert!(err.contains("MDTOOL_ADMIN_KEY"), "{err}");
+    assert!(err.contains("MDTOOL_PIN"), "{err}");
+    let out = ok(&["--sim", "piv", "keygen", "-c", "4", "--alg", "rsa2048"], &[("MDTOOL_PIN", "123456")]);
+    assert!(out.contains("generated RSA 2048") && out.contains("in container 4"), "{out}");
 }
 
 #[test]

@@ -14,6 +14,9 @@ const PUK: &[u8] = b"97513579";
 const ADMIN_KEY: [u8; 24] =
     *b"\xA7\x1C\x3E\x5D\x7F\x91\xB3\xD5\xE6\x08\x2A\x4C\x6E\x80\xA2\xC4\x15\x37\x59\x7B\x9D\xBF\xC1\xE3";
 const PLAINTEXT: &[u8] = b"XYZZY plaintext that must never be logged";
+/// A management key the card keeps PIN-protected (read by the driver for the user's writes).
+const STORED_KEY: [u8; 24] =
+    *b"\x3B\x5D\x7F\x91\xB3\xD5\xE6\x08\x2A\x4C\x6E\x80\xA2\xC4\x15\x37\x59\x7B\x9D\xBF\xC1\xE3\xA7\x1C";
 
 /// Every form a secret could take in a log line.
 fn forms(secret: &[u8]) -> Vec<Vec<u8>> {
@@ -52,6 +55,7 @@ fn no_secret_reaches_the_log() {
             .args(["--exact", "no_secret_reaches_the_log", "--nocapture", "--test-threads=1"])
             .env(minidriver::log::LOG_FILE_ENV, &path)
             .env(minidriver::log::LOG_LEVEL_ENV, "debug")
+            .env(minidriver::PIV_PROTECT_DEFAULT_MGMT_KEY_ENV, "1")
             .output()
             .unwrap();
         let shown = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -124,6 +128,24 @@ fn no_secret_reaches_the_log() {
     let state = u32::from_le_bytes(csp.get_property(prop::AUTHENTICATED_STATE, 0).unwrap().try_into().unwrap());
     assert_eq!(state & pin::set_of(pin::ROLE_USER), 0);
     drop(csp);
+
+    // Enrolment with the user PIN: the management key read from PRINTED, and the random one a
+    // factory-default key is replaced with (MINIDRIVER_PIV_PROTECT_DEFAULT_MGMT_KEY is on here).
+    let protected = card_sim::PivSim::builder(b"log test: pin-protected key")
+        .pin_protected_management_key(card_sim::MgmtAlgorithm::Aes192, &STORED_KEY)
+        .build()
+        .unwrap();
+    let default = card_sim::PivSim::builder(b"log test: default key").build().unwrap();
+    for sim in [&protected, &default] {
+        let t = card_edges::transport::memory::MemoryCard::new(sim.clone());
+        let csp = Csp::acquire(&driver, Target::Transport(Box::new(t)), &AcquireOptions::default()).unwrap();
+        csp.authenticate_ex(pin::ROLE_USER, 0, b"123456").unwrap();
+        csp.create_container(4, minidriver::abi::misc::CREATE_CONTAINER_KEY_GEN, 6, 256, None).unwrap();
+    }
+    secrets.push(STORED_KEY.to_vec());
+    let printed = default.object(0x5FC109).expect("the default key was replaced");
+    assert_eq!(printed.len(), 28, "88 1A 89 18 and a 3DES key");
+    secrets.push(printed[4..].to_vec());
 
     let log = std::fs::read(&path).unwrap();
     let text = String::from_utf8_lossy(&log);

@@ -242,9 +242,9 @@ impl Edge for GidsCard {
         prop::CACHE_MODE_GLOBAL
     }
 
-    fn supports_x509_enrollment(&self) -> bool {
+    fn supports_x509_enrollment(&mut self) -> Result<bool> {
         // Key generation and certificate writes need only the user PIN.
-        true
+        Ok(true)
     }
 
     fn key_sizes(&mut self, key_spec: u32) -> Result<KeySizes> {

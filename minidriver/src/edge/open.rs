@@ -92,16 +92,25 @@ fn card_lost(e: &EdgeError) -> bool {
 /// GIDS card edge under a custom AID (the class minidriver selects it instead of the MS GIDS AID).
 pub const GIDS_AID_ENV: &str = "MINIDRIVER_GIDS_AID";
 
+/// The environment variable that, set to `1`, makes the first write a verified user asks of a
+/// PIV token still on the factory-default management key replace that key with a random one
+/// stored PIN-protected, as Yubico's minidriver does ([`OpenOptions::protect_default_piv_management_key`]).
+pub const PIV_PROTECT_DEFAULT_MGMT_KEY_ENV: &str = "MINIDRIVER_PIV_PROTECT_DEFAULT_MGMT_KEY";
+
 /// How cards are opened.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OpenOptions {
     /// A vendor's GIDS AID to select instead of the MS GIDS AID.
     pub gids_aid: Option<Vec<u8>>,
+    /// PIV: replace a factory-default management key with a random PIN-protected one (Yubico's
+    /// ADMIN DATA and PRINTED convention) at the first write that needs it. Off by default:
+    /// the default key is then used as it is, and nothing changes it unless asked.
+    pub protect_default_piv_management_key: bool,
 }
 
 impl OpenOptions {
-    /// The options the environment sets ([`GIDS_AID_ENV`]); a malformed value is ignored with a
-    /// warning rather than failing every card.
+    /// The options the environment sets ([`GIDS_AID_ENV`], [`PIV_PROTECT_DEFAULT_MGMT_KEY_ENV`]);
+    /// a malformed value is ignored with a warning rather than failing every card.
     pub fn from_env() -> Self {
         let gids_aid = std::env::var(GIDS_AID_ENV).ok().and_then(|v| match hex::decode(v.trim()) {
             Ok(aid) if (5..=16).contains(&aid.len()) => Some(aid),
@@ -110,7 +119,16 @@ impl OpenOptions {
                 None
             }
         });
-        Self { gids_aid }
+        let protect_default_piv_management_key = match std::env::var(PIV_PROTECT_DEFAULT_MGMT_KEY_ENV) {
+            Ok(v) if v.trim() == "1" => true,
+            Ok(v) if v.trim() == "0" || v.trim().is_empty() => false,
+            Ok(_) => {
+                tracing::warn!(var = PIV_PROTECT_DEFAULT_MGMT_KEY_ENV, "not 0 or 1: ignored (off)");
+                false
+            }
+            Err(_) => false,
+        };
+        Self { gids_aid, protect_default_piv_management_key }
     }
 }
 
@@ -140,7 +158,11 @@ pub(crate) fn open(link: Link, atr: &[u8], options: &OpenOptions) -> Result<Box<
     let outcome = class_minidriver(&mut session, &config)?;
     let fci = outcome.selection().map(|r| r.data.clone()).unwrap_or_default();
     match outcome.edge {
-        Some(CardEdge::Piv) => Ok(Box::new(PivCard::new(PivEdge::selected(session, &fci)))),
+        Some(CardEdge::Piv) => {
+            let mut edge = PivEdge::selected(session, &fci);
+            edge.set_protect_default_management_key(options.protect_default_piv_management_key);
+            Ok(Box::new(PivCard::new(edge)))
+        }
         Some(CardEdge::Gids) if outcome.application_selected() => {
             let h = GidsHint { aid: options.gids_aid.clone(), fci };
             let edge = gids_edge(session, &h);

@@ -13,6 +13,13 @@
 //!
 //! The card management key can be neither changed nor used to unblock through PIV's standard
 //! commands, so those requests are `SCARD_E_UNSUPPORTED_FEATURE`.
+//!
+//! Writes (key generation, certificates, `cmapfile`, `msroots`, deletion) need the management
+//! key. Where the card keeps it PIN-protected (Yubico's convention) or still has the factory
+//! default, a verified ROLE_USER is enough: the edge authenticates the key for the write (see
+//! `card_edges::piv::ManagementKeyAccess`), and `CP_SUPPORTS_WIN_X509_ENROLLMENT` is TRUE. That
+//! authentication is the user's, not an administrator's: it gives no ROLE_ADMIN, and it lasts
+//! on the card until a reset, so deauthenticating the user asks the CSP for one.
 
 use std::collections::BTreeMap;
 
@@ -140,7 +147,7 @@ impl Edge for PivCard {
 
     fn principals(&self) -> Principals {
         let auth = self.vfs.storage().auth_state();
-        Principals::new(auth.user, auth.admin)
+        Principals::new(auth.user, auth.admin && !auth.admin_for_user)
     }
 
     fn files(&mut self) -> &mut dyn FileSystem {
@@ -239,9 +246,10 @@ impl Edge for PivCard {
         prop::CACHE_MODE_SESSION_ONLY
     }
 
-    fn supports_x509_enrollment(&self) -> bool {
-        // Key generation needs the management key, which the CSP's enrollment does not hold.
-        false
+    fn supports_x509_enrollment(&mut self) -> Result<bool> {
+        // Key generation needs the management key, which the CSP's enrollment does not hold:
+        // TRUE only where the user PIN gets it (one read of ADMIN DATA, then the metadata).
+        Ok(self.piv().management_key_access()?.user_can_write())
     }
 
     fn key_sizes(&mut self, key_spec: u32) -> Result<KeySizes> {
@@ -343,7 +351,7 @@ impl Edge for PivCard {
         if auth.user {
             set |= pin::set_of(pin::ROLE_USER) | pin::set_of(SIGNATURE_PIN);
         }
-        if auth.admin {
+        if auth.admin && !auth.admin_for_user {
             set |= pin::set_of(pin::ROLE_ADMIN);
         }
         set
@@ -380,10 +388,14 @@ impl Edge for PivCard {
 
     fn deauthenticate(&mut self, pins: PinSet) -> Result<()> {
         let auth = self.vfs.storage().auth_state();
-        if pins & pin::set_of(pin::ROLE_ADMIN) != 0 && auth.admin {
+        if pins & pin::set_of(pin::ROLE_ADMIN) != 0 && auth.admin && !auth.admin_for_user {
             return Err(Error::Unsupported("PIV cannot drop the management key authentication without a reset"));
         }
         let user_bits = pin::set_of(pin::ROLE_USER) | pin::set_of(SIGNATURE_PIN);
+        if pins & user_bits != 0 && auth.admin_for_user {
+            // The management key authenticated for the user's writes outlives a VERIFY logout.
+            return Err(Error::Unsupported("the management key authenticated for the user lasts until a reset"));
+        }
         if pins & user_bits != 0 && auth.user {
             self.piv().logout_pin()?;
         }

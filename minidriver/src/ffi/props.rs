@@ -106,7 +106,7 @@ pub(crate) fn property_value(ctx: &mut Context, name: &str, flags: u32, cache: &
         }
         prop::READ_ONLY => boolean(ctx.read_only()),
         prop::CACHE_MODE => dwords(&[ctx.cache_mode()]),
-        prop::X509_ENROLLMENT => boolean(ctx.supports_x509_enrollment()),
+        prop::X509_ENROLLMENT => boolean(ctx.supports_x509_enrollment()?),
         prop::CARD_GUID => ctx.card_guid()?.to_vec(),
         prop::SERIAL_NO => ctx.serial_number()?,
         prop::PIN_INFO => {

@@ -6,6 +6,7 @@
 //! (`test_vectors::certs::CA`, key `RSA_2048_C`), so hosts can build a chain; their serial
 //! numbers derive from the public key, their validity is fixed (2025-2045).
 
+use card_edges::iso7816::tlv::{self, Tag};
 use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
 use zeroize::Zeroizing;
 
@@ -16,6 +17,10 @@ use super::pin::{Kind, Reference};
 use super::{Applet, Origin, PivSim, Security, Slot};
 use crate::rng::SimRng;
 use crate::{Error, Result};
+
+/// Yubico's ADMIN DATA object and PRINTED, for [`PivSimBuilder::pin_protected_management_key`].
+const ADMIN_DATA: u32 = 0x5FFF00;
+const PRINTED: u32 = objects::tag::PRINTED_INFORMATION;
 
 /// The default card's seed (its serial and CCC card identifier derive from it).
 const DEFAULT_SEED: &[u8] = b"card-edges default simulated PIV card";
@@ -141,6 +146,24 @@ impl PivSimBuilder {
     pub fn management_key(mut self, alg: MgmtAlgorithm, key: &[u8]) -> Self {
         self.mgmt = Some((alg, Zeroizing::new(key.to_vec())));
         self
+    }
+
+    /// Sets the management key and stores it PIN-protected, as yubico-piv-tool and ykman do
+    /// ("PIN-protected management key"): ADMIN DATA (`5FFF00`) `80 { 81 02 }` and PRINTED
+    /// (`5FC109`, readable after VERIFY) `88 { 89 key }`.
+    #[must_use]
+    pub fn pin_protected_management_key(self, alg: MgmtAlgorithm, key: &[u8]) -> Self {
+        let mut printed = Vec::new();
+        let mut admin = Vec::new();
+        let encoded = tlv::write(&mut printed, Tag(0x89), key)
+            .and_then(|()| tlv::encode(Tag(0x88), &printed))
+            .and_then(|p| tlv::write(&mut admin, Tag(0x81), &[0x02]).map(|()| p))
+            .and_then(|p| tlv::encode(Tag(0x80), &admin).map(|a| (p, a)));
+        let this = self.management_key(alg, key);
+        match encoded {
+            Ok((printed, admin)) => this.object(PRINTED, &printed).object(ADMIN_DATA, &admin),
+            Err(_) => this,
+        }
     }
 
     /// Accepts extended-length APDUs (default) or behaves like an older, short-only card.
