@@ -4,6 +4,7 @@
 //! table. mdtool and the ABI integration tests both drive the minidriver through it.
 
 mod ffi;
+pub mod raw;
 pub mod session;
 
 use std::collections::HashMap;
