@@ -106,6 +106,15 @@ impl Sim {
         }
     }
 
+    /// APDUs and bytes (both directions) it has processed.
+    pub(crate) fn counters(&self) -> (u64, u64) {
+        let c = match self {
+            Self::Piv(s) => s.counters(),
+            Self::Gids(s) => s.counters(),
+        };
+        (c.apdus, c.bytes_in + c.bytes_out)
+    }
+
     /// The APDUs recorded.
     pub(crate) fn take_trace(&self) -> Vec<TraceEntry> {
         match self {

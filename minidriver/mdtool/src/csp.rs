@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex};
 use card_edges::transport::Transport;
 use card_edges::transport::pcsc::PcscCard;
 
-pub use ffi::{CardData, Padding, driver_frees, free_output, install_callbacks, is_csp_allocation, live_allocations};
+pub use ffi::{
+    CardData, Padding, cache_misuse, driver_frees, free_output, install_callbacks, is_csp_allocation, live_allocations,
+};
 
 /// A minidriver return code.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

@@ -131,7 +131,13 @@ fn piv_slot(index: u8) -> u8 {
 
 /// The default simulated PIV card: 9A (key exchange), 9E and 9C (signature); the signature
 /// is 9E's, a key that needs no PIN.
-const PIV_OUTPUTS: raw::Outputs = raw::Outputs { kx: 0, sig: 3, sig_property: 1, sign: (3, keyspec::AT_ECDSA_P256, 0) };
+const PIV_OUTPUTS: raw::Outputs = raw::Outputs {
+    kx: Some(0),
+    sig: Some(3),
+    sig_property: Some(1),
+    sign: Some((3, keyspec::AT_ECDSA_P256, 0)),
+    challenge: true,
+};
 
 impl SimCard for PivSim {
     const EDGE: &'static str = "PIV";
@@ -242,8 +248,13 @@ impl SimCard for GidsSim {
             .build()
             .unwrap()
     }
-    const OUTPUTS: raw::Outputs =
-        raw::Outputs { kx: 0, sig: 1, sig_property: 1, sign: (1, keyspec::AT_SIGNATURE, crypt::CALG_SHA_256) };
+    const OUTPUTS: raw::Outputs = raw::Outputs {
+        kx: Some(0),
+        sig: Some(1),
+        sig_property: Some(1),
+        sign: Some((1, keyspec::AT_SIGNATURE, crypt::CALG_SHA_256)),
+        challenge: true,
+    };
     const OUTPUTS_MSCP: &'static [u8] = b"cmapfile\0kxc00\0ksc01\0\0";
     fn sim_counters(&self) -> SimCounters {
         self.counters()
@@ -726,7 +737,7 @@ fn null_pointers<S: SimCard>() {
         assert_eq!(*c, code::SCARD_E_INVALID_PARAMETER, "{what} with pCardData NULL");
     }
     assert_eq!(raw::acquire_null(), code::SCARD_E_INVALID_PARAMETER, "CardAcquireContext(NULL)");
-    let cases = raw::null_argument_codes(ctx.cd(), &|| ctx.apdus(), Some(b"123456"), true);
+    let cases = raw::null_argument_codes(ctx.cd(), &|| ctx.apdus(), Some(b"123456"), true, None);
     assert!(cases.len() >= if S::ECDH { 50 } else { 46 }, "{} cases", cases.len());
     for case in &cases {
         assert_eq!(case.code, code::SCARD_E_INVALID_PARAMETER, "{}", case.what);
@@ -757,7 +768,7 @@ fn nonzero_flags<S: SimCard>() {
     let live = live_allocations();
     for flag in [1, 0x8000_0000] {
         let apdus = ctx.apdus();
-        let codes = raw::nonzero_flag_codes(ctx.cd(), flag);
+        let codes = raw::nonzero_flag_codes(ctx.cd(), flag, true);
         assert_eq!(codes.len(), if S::ECDH { 21 } else { 19 });
         for (what, c) in codes {
             assert_eq!(c, code::SCARD_E_INVALID_PARAMETER, "{what} with flags {flag:#x}");
@@ -1620,7 +1631,7 @@ fn allocated_outputs<S: SimCard>() {
     let mut raw = raw::RawCsp::new(7, &sim.atr());
     assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(sim)))), 0);
     assert_eq!(raw::authenticate_pin(raw.data(), "user", b"123456").0, 0);
-    let outputs = raw::allocated_outputs(raw.data(), S::OUTPUTS, b"123456");
+    let outputs = raw::allocated_outputs(raw.data(), S::OUTPUTS, Some(b"123456"));
     assert_eq!(outputs.len(), 9);
     for o in &outputs {
         assert_eq!(o.code, 0, "{}", o.what);
@@ -1704,7 +1715,7 @@ fn out_of_memory<S: SimCard>() {
     let live = live_allocations();
     let alloc = raw.data().pfnCspAlloc;
     raw.data_mut().pfnCspAlloc = raw::FAILING_ALLOC;
-    let cases = raw::outputs_without_memory(raw.data(), S::OUTPUTS, b"123456");
+    let cases = raw::outputs_without_memory(raw.data(), S::OUTPUTS, Some(b"123456"));
     assert_eq!(cases.len(), 9);
     for case in &cases {
         assert_eq!(case.code, code::SCARD_E_NO_MEMORY, "{}", case.what);
@@ -2740,13 +2751,13 @@ fn names<S: SimCard>() {
     let bad: [&[u8]; 12] =
         [b"toolongxx", b"a*b", b"a?b", b"a/b", b"a\\b", b"a:b", b"a<b", b"a>b", b"a|b", b"a\"b", b"a\x01b", b"\x1f"];
     for name in bad {
-        for (what, c) in raw::name_codes(ctx.cd(), name) {
+        for (what, c) in raw::name_codes(ctx.cd(), name, true) {
             assert_eq!(c, code::SCARD_E_INVALID_PARAMETER, "{what} with {:?}", String::from_utf8_lossy(name));
             assert_eq!(ctx.apdus(), apdus, "{what} with {:?}: card I/O", String::from_utf8_lossy(name));
         }
     }
     assert_eq!(ctx.apdus(), apdus, "names are checked before card I/O");
-    for (what, c) in raw::name_codes(ctx.cd(), b"abcdefgh") {
+    for (what, c) in raw::name_codes(ctx.cd(), b"abcdefgh", true) {
         assert_ne!(c, code::SCARD_E_INVALID_PARAMETER, "{what}: 8 characters are allowed");
     }
     // Case-insensitive (item 89).

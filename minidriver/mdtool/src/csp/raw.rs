@@ -35,14 +35,16 @@ pub struct Output {
 #[derive(Clone, Copy, Debug)]
 pub struct Outputs {
     /// A container with a key-exchange key only.
-    pub kx: u8,
+    pub kx: Option<u8>,
     /// A container with a signature key only, for `CardGetContainerInfo`.
-    pub sig: u8,
+    pub sig: Option<u8>,
     /// A container with a signature key only, for `CCP_CONTAINER_INFO`.
-    pub sig_property: u8,
+    pub sig_property: Option<u8>,
     /// `CardSignData`'s container, key spec and `aiHashAlg` (over a 32-byte hash): a key the
     /// context may use now.
-    pub sign: (u8, u32, u32),
+    pub sign: Option<(u8, u32, u32)>,
+    /// Whether the card has a challenge-response administrator (`CardGetChallenge(Ex)`).
+    pub challenge: bool,
 }
 
 /// A `CardSignData` request built field by field.

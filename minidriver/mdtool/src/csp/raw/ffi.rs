@@ -294,14 +294,16 @@ pub fn null_card_data_codes(cd: &CARD_DATA) -> Vec<(&'static str, u32)> {
 /// driver that wrongly goes ahead then verifies the right PIN, and a "change" changes it to
 /// itself, so no try is spent and nothing changes); without one they are left out. The
 /// `CardUnblockPin` cases (whose authentication data no value makes harmless) only when
-/// `unblock` is set.
+/// `unblock` is set; only the entry point named `only` (`"CardReadFile"`) when given.
 #[allow(clippy::too_many_lines, unused_assignments, reason = "one case after another, outputs reset each time")]
 pub fn null_argument_codes(
     cd: &CARD_DATA,
     apdus: &dyn Fn() -> u64,
     secret: Option<&[u8]>,
     unblock: bool,
+    only: Option<&str>,
 ) -> Vec<NullCase> {
+    let want = |function: &str| only.is_none_or(|o| o == function);
     let c = ptr::from_ref(cd);
     let n8 = ptr::null::<u8>();
     let mut out = Vec::new();
@@ -330,20 +332,20 @@ pub fn null_argument_codes(
                 pb.is_null() && cb == 0
             };
         }
-        if let Some(f) = cd.pfnCardQueryCapabilities {
+        if let Some(f) = cd.pfnCardQueryCapabilities.filter(|_| want("CardQueryCapabilities")) {
             push("CardQueryCapabilities(pCardCapabilities NULL)", f(c, ptr::null_mut()), true);
         }
-        if let Some(f) = cd.pfnCardGetContainerInfo {
+        if let Some(f) = cd.pfnCardGetContainerInfo.filter(|_| want("CardGetContainerInfo")) {
             push("CardGetContainerInfo(pContainerInfo NULL)", f(c, 0, 0, ptr::null_mut()), true);
         }
-        if let Some(f) = cd.pfnCardAuthenticatePin {
+        if let Some(f) = cd.pfnCardAuthenticatePin.filter(|_| want("CardAuthenticatePin")) {
             if secret.is_some() {
                 let code = f(c, ptr::null(), pin_data.as_ptr(), pin_len, &mut tries);
                 push("CardAuthenticatePin(pwszUserId NULL)", code, true);
             }
             push("CardAuthenticatePin(pbPin NULL)", f(c, user.as_ptr(), n8, 6, &mut tries), true);
         }
-        if let Some(f) = cd.pfnCardGetChallenge {
+        if let Some(f) = cd.pfnCardGetChallenge.filter(|_| want("CardGetChallenge")) {
             fresh!();
             let code = f(c, ptr::null_mut(), &mut cb);
             push("CardGetChallenge(ppbChallengeData NULL)", code, clean!());
@@ -351,15 +353,15 @@ pub fn null_argument_codes(
             let code = f(c, &mut pb, ptr::null_mut());
             push("CardGetChallenge(pcbChallengeData NULL)", code, clean!());
         }
-        if let Some(f) = cd.pfnCardAuthenticateChallenge {
+        if let Some(f) = cd.pfnCardAuthenticateChallenge.filter(|_| want("CardAuthenticateChallenge")) {
             push("CardAuthenticateChallenge(pbResponseData NULL)", f(c, n8, 8, &mut tries), true);
         }
-        if let Some(f) = cd.pfnCardUnblockPin.filter(|_| unblock) {
+        if let Some(f) = cd.pfnCardUnblockPin.filter(|_| want("CardUnblockPin")).filter(|_| unblock) {
             push("CardUnblockPin(pwszUserId NULL)", f(c, ptr::null(), buf.as_ptr(), 8, buf.as_ptr(), 6, 0, 2), true);
             push("CardUnblockPin(pbAuthenticationData NULL)", f(c, user.as_ptr(), n8, 8, buf.as_ptr(), 6, 0, 2), true);
             push("CardUnblockPin(pbNewPinData NULL)", f(c, user.as_ptr(), buf.as_ptr(), 8, n8, 6, 0, 2), true);
         }
-        if let Some(f) = cd.pfnCardChangeAuthenticator.filter(|_| secret.is_some()) {
+        if let Some(f) = cd.pfnCardChangeAuthenticator.filter(|_| secret.is_some() && want("CardChangeAuthenticator")) {
             let p = pin_data.as_ptr();
             let code = f(c, user.as_ptr(), n8, pin_len, p, pin_len, 0, 2, &mut tries);
             push("CardChangeAuthenticator(pbCurrentAuthenticator NULL)", code, true);
@@ -368,19 +370,19 @@ pub fn null_argument_codes(
             let code = f(c, ptr::null(), p, pin_len, p, pin_len, 0, 2, &mut tries);
             push("CardChangeAuthenticator(pwszUserId NULL)", code, true);
         }
-        if let Some(f) = cd.pfnCardDeauthenticate {
+        if let Some(f) = cd.pfnCardDeauthenticate.filter(|_| want("CardDeauthenticate")) {
             push("CardDeauthenticate(pwszUserId NULL)", f(c, ptr::null(), 0), true);
         }
-        if let Some(f) = cd.pfnCardCreateDirectory {
+        if let Some(f) = cd.pfnCardCreateDirectory.filter(|_| want("CardCreateDirectory")) {
             push("CardCreateDirectory(pszDirectoryName NULL)", f(c, ptr::null(), 1), true);
         }
-        if let Some(f) = cd.pfnCardDeleteDirectory {
+        if let Some(f) = cd.pfnCardDeleteDirectory.filter(|_| want("CardDeleteDirectory")) {
             push("CardDeleteDirectory(pszDirectoryName NULL)", f(c, ptr::null()), true);
         }
-        if let Some(f) = cd.pfnCardCreateFile {
+        if let Some(f) = cd.pfnCardCreateFile.filter(|_| want("CardCreateFile")) {
             push("CardCreateFile(pszFileName NULL)", f(c, mscp.as_ptr(), ptr::null(), 0, 1), true);
         }
-        if let Some(f) = cd.pfnCardReadFile {
+        if let Some(f) = cd.pfnCardReadFile.filter(|_| want("CardReadFile")) {
             fresh!();
             let code = f(c, mscp.as_ptr(), ptr::null(), 0, &mut pb, &mut cb);
             push("CardReadFile(pszFileName NULL)", code, clean!());
@@ -391,14 +393,14 @@ pub fn null_argument_codes(
             let code = f(c, mscp.as_ptr(), cmap.as_ptr(), 0, &mut pb, ptr::null_mut());
             push("CardReadFile(pcbData NULL)", code, clean!());
         }
-        if let Some(f) = cd.pfnCardWriteFile {
+        if let Some(f) = cd.pfnCardWriteFile.filter(|_| want("CardWriteFile")) {
             push("CardWriteFile(pszFileName NULL)", f(c, ptr::null(), ptr::null(), 0, buf.as_ptr(), 6), true);
             push("CardWriteFile(pbData NULL, cbData 6)", f(c, ptr::null(), ansi(b"cardcf").as_ptr(), 0, n8, 6), true);
         }
-        if let Some(f) = cd.pfnCardDeleteFile {
+        if let Some(f) = cd.pfnCardDeleteFile.filter(|_| want("CardDeleteFile")) {
             push("CardDeleteFile(pszFileName NULL)", f(c, mscp.as_ptr(), ptr::null(), 0), true);
         }
-        if let Some(f) = cd.pfnCardEnumFiles {
+        if let Some(f) = cd.pfnCardEnumFiles.filter(|_| want("CardEnumFiles")) {
             fresh!();
             let code = f(c, mscp.as_ptr(), ptr::null_mut(), &mut cb, 0);
             push("CardEnumFiles(pmszFileNames NULL)", code, clean!());
@@ -406,42 +408,42 @@ pub fn null_argument_codes(
             let code = f(c, mscp.as_ptr(), &mut pb, ptr::null_mut(), 0);
             push("CardEnumFiles(pdwcbFileName NULL)", code, clean!());
         }
-        if let Some(f) = cd.pfnCardGetFileInfo {
+        if let Some(f) = cd.pfnCardGetFileInfo.filter(|_| want("CardGetFileInfo")) {
             push("CardGetFileInfo(pCardFileInfo NULL)", f(c, mscp.as_ptr(), cmap.as_ptr(), ptr::null_mut()), true);
             let mut info = CARD_FILE_INFO { dwVersion: 1, cbFileSize: 0, AccessCondition: 0 };
             let code = f(c, mscp.as_ptr(), ptr::null(), &mut info);
             push("CardGetFileInfo(pszFileName NULL)", code, info.cbFileSize == 0);
         }
-        if let Some(f) = cd.pfnCardQueryFreeSpace {
+        if let Some(f) = cd.pfnCardQueryFreeSpace.filter(|_| want("CardQueryFreeSpace")) {
             push("CardQueryFreeSpace(pCardFreeSpaceInfo NULL)", f(c, 0, ptr::null_mut()), true);
         }
-        if let Some(f) = cd.pfnCardQueryKeySizes {
+        if let Some(f) = cd.pfnCardQueryKeySizes.filter(|_| want("CardQueryKeySizes")) {
             push("CardQueryKeySizes(pKeySizes NULL)", f(c, keyspec::AT_ECDSA_P256, 0, ptr::null_mut()), true);
         }
-        if let Some(f) = cd.pfnCardSignData {
+        if let Some(f) = cd.pfnCardSignData.filter(|_| want("CardSignData")) {
             push("CardSignData(pInfo NULL)", f(c, ptr::null_mut()), true);
             let mut info = signing_info(3, keyspec::AT_ECDSA_P256, 0, 0, ptr::null_mut(), 32);
             let code = f(c, &mut info);
             push("CardSignData(pInfo->pbData NULL)", code, info.pbSignedData.is_null() && info.cbSignedData == 0);
         }
-        if let Some(f) = cd.pfnCardRSADecrypt {
+        if let Some(f) = cd.pfnCardRSADecrypt.filter(|_| want("CardRSADecrypt")) {
             push("CardRSADecrypt(pInfo NULL)", f(c, ptr::null_mut()), true);
             let mut info = decrypt_info(2, 0, keyspec::AT_KEYEXCHANGE, ptr::null_mut(), 256, crypt::PADDING_NONE);
             push("CardRSADecrypt(pInfo->pbData NULL)", f(c, &mut info), info.cbData == 256);
         }
-        if let Some(f) = cd.pfnCardConstructDHAgreement {
+        if let Some(f) = cd.pfnCardConstructDHAgreement.filter(|_| want("CardConstructDHAgreement")) {
             push("CardConstructDHAgreement(pAgreementInfo NULL)", f(c, ptr::null_mut()), true);
             let mut info = agreement_info(2, 2, 0, ptr::null_mut(), 72);
             let code = f(c, &mut info);
             push("CardConstructDHAgreement(pbPublicKey NULL)", code, info.bSecretAgreementIndex == 0);
         }
-        if let Some(f) = cd.pfnCardDeriveKey {
+        if let Some(f) = cd.pfnCardDeriveKey.filter(|_| want("CardDeriveKey")) {
             push("CardDeriveKey(pAgreementInfo NULL)", f(c, ptr::null_mut()), true);
             let mut info = derive_info(2, 0, ptr::null_mut(), 0, ptr::null_mut(), buf.as_mut_ptr(), 32);
             let code = f(c, &mut info);
             push("CardDeriveKey(pwszKDF NULL)", code, info.cbDerivedKey == 32);
         }
-        if let Some(f) = cd.pfnCardGetChallengeEx {
+        if let Some(f) = cd.pfnCardGetChallengeEx.filter(|_| want("CardGetChallengeEx")) {
             fresh!();
             let code = f(c, pin::ROLE_ADMIN, ptr::null_mut(), &mut cb, 0);
             push("CardGetChallengeEx(ppbChallengeData NULL)", code, clean!());
@@ -449,7 +451,7 @@ pub fn null_argument_codes(
             let code = f(c, pin::ROLE_ADMIN, &mut pb, ptr::null_mut(), 0);
             push("CardGetChallengeEx(pcbChallengeData NULL)", code, clean!());
         }
-        if let Some(f) = cd.pfnCardAuthenticateEx {
+        if let Some(f) = cd.pfnCardAuthenticateEx.filter(|_| want("CardAuthenticateEx")) {
             let with_secret = secret.is_some();
             fresh!();
             let code = f(c, pin::ROLE_USER, 0, n8, 6, &mut pb, &mut cb, &mut tries);
@@ -484,14 +486,16 @@ pub fn null_argument_codes(
                 push("CardAuthenticateEx(GENERATE_SESSION_PIN, pcbSessionPin NULL)", code, clean!());
             }
         }
-        if let Some(f) = cd.pfnCardChangeAuthenticatorEx.filter(|_| secret.is_some()) {
+        if let Some(f) =
+            cd.pfnCardChangeAuthenticatorEx.filter(|_| secret.is_some() && want("CardChangeAuthenticatorEx"))
+        {
             let (p, n) = (pin_data.as_ptr(), pin_len);
             let code = f(c, pin::CHANGE_FLAG_CHANGEPIN, 1, n8, n, 1, p, n, 0, &mut tries);
             push("CardChangeAuthenticatorEx(pbAuthenticatingPinData NULL)", code, true);
             let code = f(c, pin::CHANGE_FLAG_CHANGEPIN, 1, p, n, 1, n8, n, 0, &mut tries);
             push("CardChangeAuthenticatorEx(pbTargetData NULL)", code, true);
         }
-        if let Some(f) = cd.pfnCardGetContainerProperty {
+        if let Some(f) = cd.pfnCardGetContainerProperty.filter(|_| want("CardGetContainerProperty")) {
             let code = f(c, 0, ptr::null(), buf.as_mut_ptr(), 64, &mut cb, 0);
             push("CardGetContainerProperty(wszProperty NULL)", code, true);
             let pin_id = wide(prop::PIN_IDENTIFIER);
@@ -501,12 +505,12 @@ pub fn null_argument_codes(
             let code = f(c, 0, pin_id.as_ptr(), ptr::null_mut(), 64, &mut cb, 0);
             push("CardGetContainerProperty(pbData NULL, cbData 64)", code, true);
         }
-        if let Some(f) = cd.pfnCardSetContainerProperty {
+        if let Some(f) = cd.pfnCardSetContainerProperty.filter(|_| want("CardSetContainerProperty")) {
             push("CardSetContainerProperty(wszProperty NULL)", f(c, 0, ptr::null(), buf.as_ptr(), 4, 0), true);
             let pin_id = wide(prop::PIN_IDENTIFIER);
             push("CardSetContainerProperty(pbData NULL)", f(c, 0, pin_id.as_ptr(), n8, 4, 0), true);
         }
-        if let Some(f) = cd.pfnCardGetProperty {
+        if let Some(f) = cd.pfnCardGetProperty.filter(|_| want("CardGetProperty")) {
             push("CardGetProperty(wszProperty NULL)", f(c, ptr::null(), buf.as_mut_ptr(), 64, &mut cb, 0), true);
             push(
                 "CardGetProperty(pdwDataLen NULL)",
@@ -517,7 +521,7 @@ pub fn null_argument_codes(
             let code = f(c, guid.as_ptr(), ptr::null_mut(), 64, &mut cb, 0);
             push("CardGetProperty(pbData NULL, cbData 64)", code, true);
         }
-        if let Some(f) = cd.pfnCardSetProperty {
+        if let Some(f) = cd.pfnCardSetProperty.filter(|_| want("CardSetProperty")) {
             push("CardSetProperty(wszProperty NULL)", f(c, ptr::null(), buf.as_ptr(), 8, 0), true);
             let hwnd = wide(prop::PARENT_WINDOW);
             push("CardSetProperty(Parent Window, pbData NULL, cbData 8)", f(c, hwnd.as_ptr(), n8, 8, 0), true);
@@ -529,8 +533,10 @@ pub fn null_argument_codes(
 // ----- non-zero dwFlags where the specification requires 0 -----
 
 /// Every function whose `dwFlags` (or `dwReserved`, or a structure's `dwFlags`) must be 0,
-/// called with a bit set there.
-pub fn nonzero_flag_codes(cd: &CARD_DATA, flag: u32) -> Vec<(&'static str, u32)> {
+/// called with a bit set there; the ones that would change the card if wrongly accepted
+/// (`CardWriteFile`, `CardDeleteFile`, `CardDeleteContainer`, `CardSetContainerProperty`) only
+/// with `writes`.
+pub fn nonzero_flag_codes(cd: &CARD_DATA, flag: u32, writes: bool) -> Vec<(&'static str, u32)> {
     let c = ptr::from_ref(cd);
     let mut out = Vec::new();
     let (user, mscp, cmap) = (wide("user"), ansi(b"mscp"), ansi(b"cmapfile"));
@@ -543,10 +549,10 @@ pub fn nonzero_flag_codes(cd: &CARD_DATA, flag: u32) -> Vec<(&'static str, u32)>
             out.push(("CardReadFile", f(c, mscp.as_ptr(), cmap.as_ptr(), flag, &mut pb, &mut cb)));
             free_output(pb);
         }
-        if let Some(f) = cd.pfnCardWriteFile {
+        if let Some(f) = cd.pfnCardWriteFile.filter(|_| writes) {
             out.push(("CardWriteFile", f(c, ptr::null(), ansi(b"cardcf").as_ptr(), flag, buf.as_ptr(), 6)));
         }
-        if let Some(f) = cd.pfnCardDeleteFile {
+        if let Some(f) = cd.pfnCardDeleteFile.filter(|_| writes) {
             out.push(("CardDeleteFile", f(c, mscp.as_ptr(), ansi(b"kxc00").as_ptr(), flag)));
         }
         if let Some(f) = cd.pfnCardEnumFiles {
@@ -573,7 +579,7 @@ pub fn nonzero_flag_codes(cd: &CARD_DATA, flag: u32) -> Vec<(&'static str, u32)>
             free_output(i.pbSigPublicKey);
             free_output(i.pbKeyExPublicKey);
         }
-        if let Some(f) = cd.pfnCardDeleteContainer {
+        if let Some(f) = cd.pfnCardDeleteContainer.filter(|_| writes) {
             out.push(("CardDeleteContainer(dwReserved)", f(c, 200, flag)));
         }
         if let Some(f) = cd.pfnCardDeauthenticate {
@@ -591,7 +597,7 @@ pub fn nonzero_flag_codes(cd: &CARD_DATA, flag: u32) -> Vec<(&'static str, u32)>
             let name = wide(prop::PIN_IDENTIFIER);
             out.push(("CardGetContainerProperty", f(c, 0, name.as_ptr(), buf.as_mut_ptr(), 64, &mut cb, flag)));
         }
-        if let Some(f) = cd.pfnCardSetContainerProperty {
+        if let Some(f) = cd.pfnCardSetContainerProperty.filter(|_| writes) {
             let name = wide(prop::PIN_IDENTIFIER);
             let one = 1u32.to_le_bytes();
             out.push(("CardSetContainerProperty", f(c, 0, name.as_ptr(), one.as_ptr(), 4, flag)));
@@ -672,7 +678,7 @@ type AllocatingCall<'a> = &'a mut dyn FnMut(&mut *mut u8, &mut u32) -> u32;
 fn each_allocating_call(
     cd: &CARD_DATA,
     outputs: Outputs,
-    secret: &[u8],
+    secret: Option<&[u8]>,
     mut one: impl FnMut(&'static str, AllocatingCall<'_>),
 ) {
     let c = ptr::from_ref(cd);
@@ -686,13 +692,13 @@ fn each_allocating_call(
         if let Some(f) = cd.pfnCardEnumFiles {
             one("CardEnumFiles *pmszFileNames", &mut |pb, cb| f(c, mscp.as_ptr(), pb, cb, 0));
         }
-        if let Some(f) = cd.pfnCardGetChallenge {
+        if let Some(f) = cd.pfnCardGetChallenge.filter(|_| outputs.challenge) {
             one("CardGetChallenge *ppbChallengeData", &mut |pb, cb| f(c, pb, cb));
         }
-        if let Some(f) = cd.pfnCardGetChallengeEx {
+        if let Some(f) = cd.pfnCardGetChallengeEx.filter(|_| outputs.challenge) {
             one("CardGetChallengeEx *ppbChallengeData", &mut |pb, cb| f(c, pin::ROLE_ADMIN, pb, cb, 0));
         }
-        if let Some(f) = cd.pfnCardAuthenticateEx {
+        if let (Some(f), Some(secret)) = (cd.pfnCardAuthenticateEx, secret) {
             one("CardAuthenticateEx *ppbSessionPin", &mut |pb, cb| {
                 let mut tries = 0;
                 f(
@@ -707,37 +713,38 @@ fn each_allocating_call(
                 )
             });
         }
-        if let Some(f) = cd.pfnCardGetContainerInfo {
+        if let (Some(f), Some(kx)) = (cd.pfnCardGetContainerInfo, outputs.kx) {
             one("CONTAINER_INFO.pbKeyExPublicKey (CardGetContainerInfo)", &mut |pb, cb| {
                 let mut i = container_info(1);
-                let code = f(c, outputs.kx, 0, &mut i);
+                let code = f(c, kx, 0, &mut i);
                 *pb = i.pbKeyExPublicKey;
                 *cb = i.cbKeyExPublicKey;
                 code + u32::from(!i.pbSigPublicKey.is_null())
             });
+        }
+        if let (Some(f), Some(sig)) = (cd.pfnCardGetContainerInfo, outputs.sig) {
             one("CONTAINER_INFO.pbSigPublicKey (CardGetContainerInfo)", &mut |pb, cb| {
                 let mut i = container_info(1);
-                let code = f(c, outputs.sig, 0, &mut i);
+                let code = f(c, sig, 0, &mut i);
                 *pb = i.pbSigPublicKey;
                 *cb = i.cbSigPublicKey;
                 code + u32::from(!i.pbKeyExPublicKey.is_null())
             });
         }
-        if let Some(f) = cd.pfnCardGetContainerProperty {
+        if let (Some(f), Some(index)) = (cd.pfnCardGetContainerProperty, outputs.sig_property) {
             one("CONTAINER_INFO.pbSigPublicKey (CCP_CONTAINER_INFO)", &mut |pb, cb| {
                 let mut i = container_info(1);
                 let name = wide(prop::CONTAINER_INFO);
                 let mut needed = 0;
-                let code = f(c, outputs.sig_property, name.as_ptr(), (&raw mut i).cast(), 40, &mut needed, 0);
+                let code = f(c, index, name.as_ptr(), (&raw mut i).cast(), 40, &mut needed, 0);
                 *pb = i.pbSigPublicKey;
                 *cb = i.cbSigPublicKey;
                 code
             });
         }
-        if let Some(f) = cd.pfnCardSignData {
+        if let (Some(f), Some((index, key_spec, alg))) = (cd.pfnCardSignData, outputs.sign) {
             one("CARD_SIGNING_INFO.pbSignedData", &mut |pb, cb| {
                 let mut hash = [0x42u8; 32];
-                let (index, key_spec, alg) = outputs.sign;
                 let mut info = signing_info(index, key_spec, 0, alg, hash.as_mut_ptr(), 32);
                 let code = f(c, &mut info);
                 *pb = info.pbSignedData;
@@ -750,8 +757,9 @@ fn each_allocating_call(
 
 /// Every function that returns a `pfnCspAlloc` buffer: what each allocates and what one free
 /// releases.
-/// `secret` is the user PIN `CardAuthenticateEx(GENERATE_SESSION_PIN)` is given.
-pub fn allocated_outputs(cd: &CARD_DATA, outputs: Outputs, secret: &[u8]) -> Vec<Output> {
+/// `secret` is the user PIN `CardAuthenticateEx(GENERATE_SESSION_PIN)` is given (without one,
+/// the session PIN is left out).
+pub fn allocated_outputs(cd: &CARD_DATA, outputs: Outputs, secret: Option<&[u8]>) -> Vec<Output> {
     let mut out = Vec::new();
     each_allocating_call(cd, outputs, secret, |what, call| {
         let before = crate::csp::live_allocations();
@@ -766,7 +774,7 @@ pub fn allocated_outputs(cd: &CARD_DATA, outputs: Outputs, secret: &[u8]) -> Vec
 
 /// The same calls with `pfnCspAlloc` failing (the caller set [`FAILING_ALLOC`]): codes, and
 /// whether every output stayed NULL/0.
-pub fn outputs_without_memory(cd: &CARD_DATA, outputs: Outputs, secret: &[u8]) -> Vec<NullCase> {
+pub fn outputs_without_memory(cd: &CARD_DATA, outputs: Outputs, secret: Option<&[u8]>) -> Vec<NullCase> {
     let mut out = Vec::new();
     each_allocating_call(cd, outputs, secret, |what, call| {
         let (mut pb, mut cb) = (ptr::null_mut::<u8>(), 0u32);
@@ -1046,6 +1054,15 @@ pub fn authenticate_ex_outputs(cd: &CARD_DATA, pin_id: u32, flags: u32, data: Op
     (code, nulled, cb, tries)
 }
 
+/// `CardAuthenticateEx` with `pcAttemptsRemaining` NULL (and no session-PIN outputs): the
+/// code (a driver must test the pointer before writing the tries).
+pub fn authenticate_ex_without_tries(cd: &CARD_DATA, pin_id: u32, data: &[u8]) -> u32 {
+    let Some(f) = cd.pfnCardAuthenticateEx else { return 0x8010_0022 };
+    let (session, session_len, tries) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+    // SAFETY: valid PIN bytes; the out-pointers are NULL on purpose.
+    unsafe { f(ptr::from_ref(cd), pin_id, 0, data.as_ptr(), data.len() as u32, session, session_len, tries) }
+}
+
 /// `CardAuthenticatePin` with `pbPin` given as raw bytes and the user id as any string.
 pub fn authenticate_pin(cd: &CARD_DATA, user: &str, data: &[u8]) -> (u32, u32) {
     let Some(f) = cd.pfnCardAuthenticatePin else { return (0x8010_0022, 0) };
@@ -1195,6 +1212,22 @@ pub fn read_file_bytes(cd: &CARD_DATA, dir: Option<&[u8]>, file: &[u8], flags: u
     }
 }
 
+/// `CardReadFile` with `*ppbData` NULL and `*pcbData` 0 going in: (code, whether `*ppbData`
+/// is still NULL, `*pcbData`). A returned buffer is freed.
+pub fn read_file_outputs(cd: &CARD_DATA, dir: Option<&[u8]>, file: &[u8]) -> (u32, bool, u32) {
+    let Some(f) = cd.pfnCardReadFile else { return (0x8010_0022, true, 0) };
+    let dir = dir.map(ansi);
+    let file = ansi(file);
+    let (mut pb, mut cb) = (ptr::null_mut::<u8>(), 0u32);
+    // SAFETY: valid strings and out-pointers; a returned buffer is freed once.
+    let code = unsafe {
+        f(ptr::from_ref(cd), dir.as_ref().map_or(ptr::null(), |d| d.as_ptr()), file.as_ptr(), 0, &mut pb, &mut cb)
+    };
+    let untouched = pb.is_null();
+    free_output(pb);
+    (code, untouched, cb)
+}
+
 /// `CardEnumFiles` as raw bytes: (code, the multi-string, `*pdwcbFileName`).
 pub fn enum_files_bytes(cd: &CARD_DATA, dir: Option<&[u8]>) -> (u32, Vec<u8>, u32) {
     let Some(f) = cd.pfnCardEnumFiles else { return (0x8010_0022, Vec::new(), 0) };
@@ -1210,8 +1243,8 @@ pub fn enum_files_bytes(cd: &CARD_DATA, dir: Option<&[u8]>) -> (u32, Vec<u8>, u3
 }
 
 /// Every file and directory function with the name `name` (ANSI bytes) where a name goes:
-/// (function, code).
-pub fn name_codes(cd: &CARD_DATA, name: &[u8]) -> Vec<(&'static str, u32)> {
+/// (function, code). The functions that create, write or delete only with `writes`.
+pub fn name_codes(cd: &CARD_DATA, name: &[u8], writes: bool) -> Vec<(&'static str, u32)> {
     let c = ptr::from_ref(cd);
     let (bad, mscp) = (ansi(name), ansi(b"mscp"));
     let mut out = Vec::new();
@@ -1226,13 +1259,13 @@ pub fn name_codes(cd: &CARD_DATA, name: &[u8]) -> Vec<(&'static str, u32)> {
             out.push(("CardReadFile(directory)", f(c, bad.as_ptr(), ansi(b"cmapfile").as_ptr(), 0, &mut pb, &mut cb)));
             free_output(pb);
         }
-        if let Some(f) = cd.pfnCardWriteFile {
+        if let Some(f) = cd.pfnCardWriteFile.filter(|_| writes) {
             out.push(("CardWriteFile", f(c, mscp.as_ptr(), bad.as_ptr(), 0, data.as_ptr(), 6)));
         }
-        if let Some(f) = cd.pfnCardCreateFile {
+        if let Some(f) = cd.pfnCardCreateFile.filter(|_| writes) {
             out.push(("CardCreateFile", f(c, mscp.as_ptr(), bad.as_ptr(), 0, 1)));
         }
-        if let Some(f) = cd.pfnCardDeleteFile {
+        if let Some(f) = cd.pfnCardDeleteFile.filter(|_| writes) {
             out.push(("CardDeleteFile", f(c, mscp.as_ptr(), bad.as_ptr(), 0)));
         }
         if let Some(f) = cd.pfnCardGetFileInfo {
@@ -1244,10 +1277,10 @@ pub fn name_codes(cd: &CARD_DATA, name: &[u8]) -> Vec<(&'static str, u32)> {
             out.push(("CardEnumFiles", f(c, bad.as_ptr(), &mut pb, &mut cb, 0)));
             free_output(pb);
         }
-        if let Some(f) = cd.pfnCardCreateDirectory {
+        if let Some(f) = cd.pfnCardCreateDirectory.filter(|_| writes) {
             out.push(("CardCreateDirectory", f(c, bad.as_ptr(), 1)));
         }
-        if let Some(f) = cd.pfnCardDeleteDirectory {
+        if let Some(f) = cd.pfnCardDeleteDirectory.filter(|_| writes) {
             out.push(("CardDeleteDirectory", f(c, bad.as_ptr())));
         }
     }
