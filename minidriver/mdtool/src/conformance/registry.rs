@@ -129,7 +129,7 @@ fn balance_selected(options: &Options) -> bool {
 fn unmet(check: &Check, run: &Run<'_>) -> Option<String> {
     let n = check.needs;
     if n.destructive && !run.options.destructive {
-        return Some("needs --destructive (it writes to the card)".to_owned());
+        return Some("needs --destructive (it changes the card, or would if the driver got it wrong)".to_owned());
     }
     if n.pin && run.options.pin.is_none() {
         return Some("needs the user PIN (MDTOOL_PIN, --pin-file or the prompt); none was given".to_owned());
@@ -179,7 +179,8 @@ pub(crate) fn execute(
             item: check.item,
             level: check.level.or(item.map(|i| i.level)).unwrap_or(Level::Must),
             area: item.map_or(super::Area::General, |i| i.area),
-            title: check.title.to_owned(),
+            // A check without a title of its own (a not-checked item) shows the item's.
+            title: if check.title.is_empty() { item.map_or("", |i| i.title) } else { check.title }.to_owned(),
             status: verdict.status,
             code,
             expected,

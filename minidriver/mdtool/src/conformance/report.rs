@@ -212,8 +212,11 @@ pub fn line(f: &Finding) -> String {
     if let Some(code) = f.code {
         s.push_str(&format!("  [{}", code_text(code)));
         if !f.expected.is_empty() {
-            let expected: Vec<_> = f.expected.iter().map(|c| code_text(*c)).collect();
-            s.push_str(&format!(", expected {}", expected.join(" or ")));
+            // The expected codes in full where the returned one is not among them.
+            let named = !f.expected.contains(&code);
+            let expected: Vec<_> =
+                f.expected.iter().map(|c| if named { code_text(*c) } else { format!("0x{c:08X}") }).collect();
+            s.push_str(&format!("; expected {}", expected.join(" or ")));
         }
         s.push(']');
     }

@@ -193,9 +193,10 @@ fn swap(run: &mut Run<'_>) -> Checked {
     let mut csp = new_context(run)?;
     let _ = csp.read_file(None, "cardid");
     let reader = csp.pcsc().map(|c| c.reader().to_owned()).ok_or_else(|| Verdict::skip("no PC/SC connection"))?;
+    // pcsc-lite makes SCardConnect wait while another handle holds a transaction.
+    hold_transaction(&mut csp, false);
     let mut fresh = card_edges::transport::pcsc::PcscCard::connect(&reader)
         .map_err(|e| Verdict::skip(format!("a second connection: {e}")))?;
-    hold_transaction(&mut csp, false);
     card_edges::transport::Transport::begin_transaction(&mut fresh)
         .map_err(|e| Verdict::skip(format!("a transaction: {e}")))?;
     let (ctx, handle) = fresh.raw_handles();

@@ -296,6 +296,33 @@ fn sign_ecdsa(run: &mut Run<'_>) -> Checked {
     })
 }
 
+/// Signs a SHA-256 hash with container `index`'s `key` (RSA: PKCS#1 v1.5 with its DigestInfo;
+/// ECDSA: `r || s`) and checks the signature with the key.
+pub(super) fn sign_and_verify(run: &mut Run<'_>, index: u8, key: &ContainerKey) -> Result<String, Verdict> {
+    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    let hash = digest(crypt::CALG_SHA_256, MESSAGE);
+    let alg = if RSA_SPECS.contains(&key.key_spec) { crypt::CALG_SHA_256 } else { 0 };
+    let csp = run.main()?;
+    let sig = csp.sign_data(index, key.key_spec, alg, 0, &hash, None);
+    run.expect(&format!("CardSignData(container {index})"), super::code_of(&sig), &[0])?;
+    let sig = sig.unwrap_or_default();
+    let verified = match &key.key {
+        PublicKey::Rsa(k) => rsa_check(k, &sig, &pkcs1_block(HASHES[1].2, &hash, k.size())),
+        PublicKey::P256(p) => p256::ecdsa::Signature::from_slice(&sig)
+            .ok()
+            .filter(|s| p256::ecdsa::VerifyingKey::from(p).verify_prehash(&hash, s).is_ok())
+            .map(|_| ())
+            .ok_or_else(|| "r || s does not verify".to_owned()),
+        PublicKey::P384(p) => p384::ecdsa::Signature::from_slice(&sig)
+            .ok()
+            .filter(|s| p384::ecdsa::VerifyingKey::from(p).verify_prehash(&hash, s).is_ok())
+            .map(|_| ())
+            .ok_or_else(|| "r || s does not verify".to_owned()),
+    };
+    verified.map_err(|e| Verdict::fail(format!("container {index}: {e}")))?;
+    Ok(format!("a {}-byte signature verified", sig.len()))
+}
+
 fn signing_keys(run: &mut Run<'_>) -> Result<Vec<(Container, ContainerKey)>, Verdict> {
     let mut specs = RSA_SPECS.to_vec();
     specs.extend(ECDSA_SPECS);

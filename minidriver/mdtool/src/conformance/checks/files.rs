@@ -86,8 +86,7 @@ fn cmapfile(run: &mut Run<'_>) -> Checked {
         }
         ensure(flags & !0x03 == 0, || format!("record {i}: reserved bFlags bits set (0x{flags:02X})"))?;
         defaults += usize::from(flags & RECORD_DEFAULT != 0);
-        let name: Vec<u16> =
-            r.get(..80).unwrap_or_default().chunks_exact(2).map(|w| word(w).unwrap_or(0)).collect();
+        let name: Vec<u16> = r.get(..80).unwrap_or_default().chunks_exact(2).map(|w| word(w).unwrap_or(0)).collect();
         let end = name.iter().position(|u| *u == 0);
         ensure(end.is_some_and(|e| e > 0), || {
             format!("record {i}: wszGuid is empty or not NUL-terminated within 40 WCHAR")

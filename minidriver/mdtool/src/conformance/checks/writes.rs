@@ -161,32 +161,34 @@ fn empty_container(run: &mut Run<'_>) -> Result<u8, Verdict> {
 fn keygen(run: &mut Run<'_>) -> Checked {
     let index = empty_container(run)?;
     login(run)?;
-    // The smallest key the card makes: an ECDSA P-256 key if it does them, else its smallest RSA.
-    let csp = run.main()?;
-    let (spec, bits) = match csp.query_key_sizes(keyspec::AT_ECDSA_P256) {
-        Ok(_) => (keyspec::AT_ECDSA_P256, 0),
-        Err(_) => match csp.query_key_sizes(keyspec::AT_KEYEXCHANGE) {
-            Ok([min, ..]) => (keyspec::AT_KEYEXCHANGE, min),
-            Err(c) => return Err(Verdict::skip(format!("no key size to generate ({c})"))),
-        },
-    };
-    let mut made = csp.create_container(index, misc::CREATE_CONTAINER_KEY_GEN, spec, bits, None);
-    if made.as_ref().is_err_and(|c| c.0 == SECURITY)
-        && let Some(key) = run.options.admin_key.clone()
-    {
-        // Cards whose key generation needs the administrator (PIV's management key).
+    // The quickest key the card makes in that container: ECC if it does them (a container may
+    // take one kind only), else its smallest RSA key.
+    let mut made = Err(crate::csp::Code(UNSUPPORTED));
+    let mut spec = 0;
+    for candidate in [keyspec::AT_ECDSA_P256, keyspec::AT_ECDHE_P256, keyspec::AT_KEYEXCHANGE] {
         let csp = run.main()?;
-        let challenge = csp.get_challenge_ex(pin::ROLE_ADMIN).unwrap_or_default();
-        if let Ok(response) = card_edges::crypto::challenge_response(&key, &challenge) {
-            let _ = csp.authenticate_ex(pin::ROLE_ADMIN, 0, &response);
-        }
+        let Ok([min, ..]) = csp.query_key_sizes(candidate) else { continue };
+        spec = candidate;
+        let bits = if candidate == keyspec::AT_KEYEXCHANGE { min } else { 0 };
         made = csp.create_container(index, misc::CREATE_CONTAINER_KEY_GEN, spec, bits, None);
+        if made.as_ref().is_err_and(|c| c.0 == SECURITY)
+            && let Some(key) = run.options.admin_key.clone()
+        {
+            // Cards whose key generation needs the administrator (PIV's management key).
+            let csp = run.main()?;
+            let challenge = csp.get_challenge_ex(pin::ROLE_ADMIN).unwrap_or_default();
+            if let Ok(response) = card_edges::crypto::challenge_response(&key, &challenge) {
+                let _ = csp.authenticate_ex(pin::ROLE_ADMIN, 0, &response);
+            }
+            made = csp.create_container(index, misc::CREATE_CONTAINER_KEY_GEN, spec, bits, None);
+        }
+        if !made.as_ref().is_err_and(|c| c.0 == UNSUPPORTED || c.0 == INVALID) {
+            break;
+        }
     }
-    if made.as_ref().is_err_and(|c| c.0 == SECURITY || c.0 == UNSUPPORTED) {
-        return Err(Verdict::skip(format!(
-            "the card does not generate keys for this run ({})",
-            made.err().map(|c| c.to_string()).unwrap_or_default()
-        )));
+    if made.as_ref().is_err_and(|c| c.0 == SECURITY || c.0 == UNSUPPORTED || c.0 == INVALID) {
+        let why = made.err().map(|c| c.to_string()).unwrap_or_default();
+        return Err(Verdict::skip(format!("the card generates no key in container {index} for this run ({why})")));
     }
     run.expect(&format!("CardCreateContainer({index}, KEY_GEN, key spec {spec})"), super::code_of(&made), &[0])?;
     let result = (|| {
@@ -197,7 +199,11 @@ fn keygen(run: &mut Run<'_>) -> Checked {
         let key = if sig.is_empty() { parse_blob(&kx, false) } else { parse_blob(&sig, true) };
         let key = key.map_err(|e| Verdict::fail(format!("the generated key's blob: {e}")))?;
         ensure(key.key_spec == spec, || format!("generated key spec {spec}, the blob says {}", key.key_spec))?;
-        Ok(Verdict::pass(format!("container {index}: a {}-bit key", key.key.bits())))
+        if spec == keyspec::AT_ECDHE_P256 {
+            return Ok(Verdict::pass(format!("container {index}: a {}-bit ECDH key", key.key.bits())));
+        }
+        let signed = super::crypto::sign_and_verify(run, index, &key)?;
+        Ok(Verdict::pass(format!("container {index}: a {}-bit key; {signed}", key.key.bits())))
     })();
     let csp = run.main()?;
     let deleted = csp.delete_container(index);
