@@ -399,7 +399,7 @@ pub fn rows(shape: Shape) -> Result<Vec<Row>, String> {
     // cmapfile writes (chained), then the master file record and the certificate object.
     let keygen_budget = match shape {
         Shape::PivExtended => 6,
-        s if s.is_gids() => 20,
+        s if s.is_gids() => 19,
         _ => 10,
     };
     row("key generation + certificate write", keygen, None, keygen_budget);

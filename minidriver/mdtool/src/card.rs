@@ -207,6 +207,10 @@ pub(crate) struct Opened {
     _driver: Driver,
 }
 
+/// The user PIN of every embedded simulated card (published with its keys): used for the
+/// simulated card only, never offered to a card in a reader.
+pub(crate) const SIM_PIN: &[u8] = b"123456";
+
 /// A simulated card of `kind`: the fixed test-vector card, or one provisioned from `seed`.
 ///
 /// - PIV: PIN 123456, PUK 12345678, the default 3DES management key; RSA-2048 in 9A, P-256 in

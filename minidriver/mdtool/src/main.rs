@@ -140,7 +140,8 @@ enum Command {
     /// Like `certutil -scinfo`: card, properties, PINs, containers, certificates, and with a PIN a
     /// sign + verify self test per container.
     Scinfo {
-        /// Ask for the PIN if it is not in MDTOOL_PIN or --pin-file, to run every self test.
+        /// Ask for the PIN if it is not in MDTOOL_PIN or --pin-file (the embedded simulated card's
+        /// is known), to run every self test.
         #[arg(long)]
         self_test: bool,
     },

@@ -517,10 +517,12 @@ pub(crate) fn run(
     access: Option<card_edges::piv::ManagementKeyAccess>,
 ) -> Outcome {
     let csp = &opened.csp;
-    let pin_value = if ask_pin {
-        Some(secrets::obtain(secrets::PIN, g.pin_file.as_deref())?)
-    } else {
-        secrets::given(secrets::PIN, g.pin_file.as_deref())?
+    let pin_value = match secrets::given(secrets::PIN, g.pin_file.as_deref())? {
+        Some(given) => Some(given),
+        // Asked for, on the embedded simulated card: its PIN is published, nobody needs to type it.
+        None if ask_pin && opened.source.is_sim() => Some(Zeroizing::new(crate::card::SIM_PIN.to_vec())),
+        None if ask_pin => Some(secrets::obtain(secrets::PIN, g.pin_file.as_deref())?),
+        None => None,
     };
     let mut info = gather(csp, pin_value.as_deref().map(|p| &p[..]))?;
     info.enrollment_why = enrollment_why(&info, access);

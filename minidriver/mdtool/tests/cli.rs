@@ -168,6 +168,19 @@ fn scinfo_without_a_pin_tests_only_the_pinless_key() {
     assert_eq!(status, ["skipped", "skipped", "skipped", "passed"]);
 }
 
+/// `scripts/run`'s command: `--self-test` on the simulated card (here the no-reader fallback)
+/// needs no PIN from anyone, and nothing is prompted for.
+#[test]
+fn the_main_job_self_tests_the_simulated_card_without_a_pin() {
+    for args in [&["--json", "scinfo", "--self-test"][..], &["--sim", "gids", "--json", "scinfo", "--self-test"]] {
+        let v = json(&ok(args, &[]));
+        assert_eq!(v["self_test"]["failed"], 0, "{args:?}");
+        assert_eq!(v["self_test"]["ran_with_pin"], true, "{args:?}");
+        let passed = v["self_test"]["passed"].as_u64().unwrap();
+        assert_eq!(passed, v["containers"].as_array().unwrap().len() as u64, "{args:?}");
+    }
+}
+
 #[test]
 fn scinfo_with_a_wrong_pin_stops_at_the_first_refusal() {
     let out = mdtool().args(["--sim", "piv", "scinfo"]).env("MDTOOL_PIN", "000000").output().unwrap();
