@@ -16,11 +16,6 @@ use crate::errors::{Failure, Outcome};
 use crate::output::Out;
 use crate::{Global, SimKind, readers, secrets};
 
-/// The simulated cards' published user PIN.
-const SIM_PIN: &[u8] = b"123456";
-/// The simulated cards' published administrator key (PIV 9B, GIDS), 3-key 3DES.
-const SIM_ADMIN_KEY: [u8; 24] = [1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8];
-
 /// What `conformance` was asked for.
 #[derive(Clone, Debug, clap::Args)]
 pub(crate) struct ConformanceArgs {
@@ -72,7 +67,7 @@ fn pin(g: &Global) -> Outcome<Option<Zeroizing<Vec<u8>>>> {
         return Ok(Some(v));
     }
     if g.sim.is_some() {
-        return Ok(Some(Zeroizing::new(SIM_PIN.to_vec())));
+        return Ok(Some(Zeroizing::new(card::SIM_PIN.to_vec())));
     }
     if !std::io::stdin().is_terminal() {
         return Ok(None);
@@ -89,7 +84,7 @@ fn admin_key(g: &Global) -> Outcome<Option<Zeroizing<Vec<u8>>>> {
     if secrets::given(secrets::ADMIN_KEY, g.admin_key_file.as_deref())?.is_some() {
         return secrets::admin_key(g.admin_key_file.as_deref()).map(Some);
     }
-    Ok(g.sim.is_some().then(|| Zeroizing::new(SIM_ADMIN_KEY.to_vec())))
+    Ok(g.sim.is_some().then(|| Zeroizing::new(card::SIM_ADMIN_KEY.to_vec())))
 }
 
 /// The reader the run uses: `--reader`, else the first one holding a card.

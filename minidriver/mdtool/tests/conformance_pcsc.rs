@@ -217,3 +217,40 @@ fn a_hung_driver_and_a_crashing_one_are_named_by_their_step() {
     // The crash happened in a step that calls CardGetFileInfo; the ones before it passed.
     assert!(statuses(&report).values().all(|st| st != "fail"));
 }
+
+/// A mistyped PIN costs the card one try, not one per check: the runner tries the given PIN
+/// once by itself and, refused, skips every check that would present it.
+#[test]
+fn a_refused_pin_costs_the_card_one_try() {
+    let s = stack();
+    s.reset_card().unwrap();
+    let tries = s.sim().pin_tries_left();
+    let out = s
+        .command(bin())
+        .arg("--driver")
+        .arg(cdylib::path())
+        .args(["--reader", READER, "--json", "conformance"])
+        .env("MDTOOL_PIN", "654321")
+        .env("MDTOOL_ADMIN_KEY", ADMIN_KEY)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s.sim().pin_tries_left(), tries - 1, "one try spent");
+    let checks = report["checks"].as_array().unwrap();
+    let right = checks.iter().find(|c| c["id"] == "pins.right_pin").unwrap();
+    assert_eq!(right["status"], "skip");
+    let detail = right["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!(
+            "the card refused the given PIN (SCARD_W_WRONG_CHV (0x8010006B), {} tries left)",
+            tries - 1
+        )),
+        "{detail}"
+    );
+    assert!(checks.iter().all(|c| c["status"] != "fail"), "{}", String::from_utf8_lossy(&out.stdout));
+    // The right PIN (one check of item 3) gives the card its tries back.
+    let (out, _) = through_pcscd(&s, &cdylib::path(), "none", &["--items", "3"]);
+    assert!(out.status.success());
+    assert_eq!(s.sim().pin_tries_left(), tries);
+}

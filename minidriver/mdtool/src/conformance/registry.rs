@@ -126,13 +126,15 @@ fn balance_selected(options: &Options) -> bool {
 }
 
 /// Why a check may not run here, if it may not.
-fn unmet(check: &Check, run: &Run<'_>) -> Option<String> {
+fn unmet(check: &Check, run: &mut Run<'_>) -> Option<String> {
     let n = check.needs;
     if n.destructive && !run.options.destructive {
         return Some("needs --destructive (it changes the card, or would if the driver got it wrong)".to_owned());
     }
-    if n.pin && run.options.pin.is_none() {
-        return Some("needs the user PIN (MDTOOL_PIN, --pin-file or the prompt); none was given".to_owned());
+    if n.pin
+        && let Err(why) = run.usable_pin()
+    {
+        return Some(why);
     }
     if n.admin && run.options.admin_key.is_none() {
         return Some("needs the administrator key (MDTOOL_ADMIN_KEY or --admin-key-file); none was given".to_owned());
@@ -157,7 +159,7 @@ pub(crate) fn execute(
         let before = bench.counters();
         let clock = Instant::now();
         run.shown = None;
-        let verdict = match unmet(check, &run) {
+        let verdict = match unmet(check, &mut run) {
             Some(reason) => Verdict::skip(reason),
             None => match catch_unwind(AssertUnwindSafe(|| (check.run)(&mut run))) {
                 Ok(Ok(v) | Err(v)) => v,
@@ -221,5 +223,37 @@ pub(crate) fn execute(
             bytes: None,
             millis: 0,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::conformance::ITEMS;
+
+    #[test]
+    fn every_item_has_a_check_and_every_check_a_known_item_and_a_unique_name() {
+        let checks = all();
+        let mut ids = BTreeSet::new();
+        for c in &checks {
+            assert!(item_of(c.item).is_some(), "{}: item {} is not in the checklist", c.id, c.item);
+            assert!(ids.insert(c.id), "{} twice", c.id);
+            assert!(c.id.contains('.'), "{}: not area.what", c.id);
+        }
+        let covered: BTreeSet<u16> = checks.iter().map(|c| c.item).chain([BALANCE_ITEM]).collect();
+        let missing: Vec<u16> = ITEMS.iter().map(|i| i.number).filter(|n| !covered.contains(n)).collect();
+        assert!(missing.is_empty(), "items with no check nor a not-checked reason: {missing:?}");
+    }
+
+    #[test]
+    fn items_select_checks() {
+        let only = |items: &[u16]| Options { items: Some(items.iter().copied().collect()), ..Options::default() };
+        assert!(selected(&only(&[18])).iter().all(|c| c.item == 18));
+        assert_eq!(selected(&only(&[18])).len(), 2, "acquire.version_3_refused and acquire.versions_4_to_7");
+        assert_eq!(selected_count(&only(&[18])), 2);
+        assert_eq!(selected_count(&only(&[18, BALANCE_ITEM])), selected(&only(&[18, BALANCE_ITEM])).len() + 1);
+        assert_eq!(selected_count(&Options::default()), all().len() + 1);
     }
 }

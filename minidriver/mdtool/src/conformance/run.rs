@@ -9,6 +9,10 @@ use super::Status;
 use super::bench::{Bench, hold_transaction};
 use super::survey::Survey;
 use crate::csp::{AcquireOptions, Code, Csp};
+use minidriver::abi::{
+    code,
+    pin::{self, ROLE_USER},
+};
 
 /// What the runner may do and with which secrets.
 #[derive(Debug, Default)]
@@ -61,6 +65,8 @@ pub(crate) struct PinState {
     pub(crate) right_pin_worked: bool,
     /// The tries the card reported after the last wrong PIN (`None`: no wrong PIN yet).
     pub(crate) tries_after_wrong: Option<u32>,
+    /// The given PIN was tried once, by itself, before any check presented it.
+    gated: bool,
 }
 
 /// The shared state of one run.
@@ -74,6 +80,10 @@ pub(crate) struct Run<'b> {
     pub(crate) shown: Option<(u32, Vec<u32>)>,
     /// Every code an `expect` saw in this run.
     pub(crate) seen: std::collections::BTreeSet<u32>,
+    /// Why the given PIN is presented no more: the card refused it, or refused an
+    /// authentication that should have worked. Each refusal costs a try, and a card blocks
+    /// after a few.
+    pin_refused: Option<String>,
 }
 
 impl<'b> Run<'b> {
@@ -86,6 +96,7 @@ impl<'b> Run<'b> {
             pin: PinState::default(),
             shown: None,
             seen: Default::default(),
+            pin_refused: None,
         }
     }
 
@@ -156,19 +167,53 @@ impl<'b> Run<'b> {
         self.survey = None;
     }
 
-    /// The user PIN, or a skip saying that it is missing.
-    pub(crate) fn pin_value(&self) -> Result<Zeroizing<Vec<u8>>, Verdict> {
-        self.options
-            .pin
-            .clone()
-            .ok_or_else(|| Verdict::skip("needs the user PIN (MDTOOL_PIN, --pin-file or the prompt); none was given"))
+    /// The user PIN, or a skip saying why it may not be presented (none given, or the card
+    /// refused it).
+    pub(crate) fn pin_value(&mut self) -> Result<Zeroizing<Vec<u8>>, Verdict> {
+        self.usable_pin().map_err(Verdict::skip)
     }
 
+    /// The user PIN if it may be presented, else why not. The first call tries the given PIN
+    /// once, in a context of its own (then deauthenticated and deleted): a mistyped PIN costs
+    /// the card one try, not one per check.
+    pub(crate) fn usable_pin(&mut self) -> Result<Zeroizing<Vec<u8>>, String> {
+        let value = self
+            .options
+            .pin
+            .clone()
+            .ok_or("needs the user PIN (MDTOOL_PIN, --pin-file or the prompt); none was given")?;
+        if !self.pin.gated {
+            self.pin.gated = true;
+            if let Ok(csp) = self.acquire(&self.bench.options()) {
+                match csp.authenticate_ex(ROLE_USER, 0, &value) {
+                    Ok(_) => {
+                        self.pin.right_pin_worked = true;
+                        let _ = csp.deauthenticate_ex(pin::set_of(ROLE_USER));
+                    }
+                    Err((c, tries)) if c.0 == code::SCARD_W_WRONG_CHV || c.0 == code::SCARD_W_CHV_BLOCKED => {
+                        let left = if tries <= 16 { format!(", {tries} tries left") } else { String::new() };
+                        self.pin_refused = Some(format!("the card refused the given PIN ({c}{left})"));
+                    }
+                    // Any other refusal is the driver's to explain, in the checks themselves.
+                    Err(_) => {}
+                }
+            }
+        }
+        match &self.pin_refused {
+            Some(why) => Err(format!("{why}: the checks that present it are skipped, so that the run cannot block it")),
+            None => Ok(value),
+        }
+    }
     /// Checks a returned code: records it for the report and fails the check when it is none
     /// of `expected`.
     pub(crate) fn expect(&mut self, what: &str, got: u32, expected: &[u32]) -> Result<(), Verdict> {
         self.shown = Some((got, expected.to_vec()));
         self.seen.insert(got);
+        if (got == code::SCARD_W_WRONG_CHV || got == code::SCARD_W_CHV_BLOCKED) && !expected.contains(&got) {
+            // An authentication that should have worked was refused: whatever the driver sent,
+            // the card may have counted it as a wrong try.
+            self.pin_refused.get_or_insert_with(|| format!("{what} returned {}", Code(got)));
+        }
         if expected.contains(&got) {
             return Ok(());
         }

@@ -7,8 +7,10 @@ use super::super::run::{Checked, Run, Verdict, ensure};
 use super::INVALID;
 use crate::csp::raw::{nonzero_flag_codes, null_argument_codes, null_card_data_codes};
 
+/// One check per entry point, under item 4 (§2.3.2) unless an item names that entry point's
+/// argument checks itself (63 CardAuthenticatePin, 109 CardGetProperty, 134 CardSignData).
 macro_rules! null_checks {
-    ($(($id:literal, $function:literal, $fn_name:ident)),* $(,)?) => {
+    ($(($id:literal, $item:literal, $function:literal, $fn_name:ident)),* $(,)?) => {
         $(
             fn $fn_name(run: &mut Run<'_>) -> Checked {
                 null_arguments(run, $function)
@@ -16,7 +18,7 @@ macro_rules! null_checks {
         )*
         pub(crate) const CHECKS: &[Check] = &[
             check("args.null_card_data", 4, "every entry point refuses pCardData NULL", null_card_data),
-            $(check($id, 4, concat!($function, " refuses each NULL pointer argument"), $fn_name),)*
+            $(check($id, $item, concat!($function, " refuses each NULL pointer argument"), $fn_name),)*
             check("args.nonzero_flags", 4, "every dwFlags that must be 0 refuses a set bit", nonzero_flags),
             check("args.nonzero_flags_writes", 4, "write functions refuse a set dwFlags bit", nonzero_flags_writes)
                 .destructive(),
@@ -26,34 +28,34 @@ macro_rules! null_checks {
 }
 
 null_checks![
-    ("args.query_capabilities", "CardQueryCapabilities", query_capabilities),
-    ("args.get_container_info", "CardGetContainerInfo", get_container_info),
-    ("args.authenticate_pin", "CardAuthenticatePin", authenticate_pin),
-    ("args.get_challenge", "CardGetChallenge", get_challenge),
-    ("args.authenticate_challenge", "CardAuthenticateChallenge", authenticate_challenge),
-    ("args.change_authenticator", "CardChangeAuthenticator", change_authenticator),
-    ("args.deauthenticate", "CardDeauthenticate", deauthenticate),
-    ("args.create_directory", "CardCreateDirectory", create_directory),
-    ("args.delete_directory", "CardDeleteDirectory", delete_directory),
-    ("args.create_file", "CardCreateFile", create_file),
-    ("args.read_file", "CardReadFile", read_file),
-    ("args.write_file", "CardWriteFile", write_file),
-    ("args.delete_file", "CardDeleteFile", delete_file),
-    ("args.enum_files", "CardEnumFiles", enum_files),
-    ("args.get_file_info", "CardGetFileInfo", get_file_info),
-    ("args.query_free_space", "CardQueryFreeSpace", query_free_space),
-    ("args.query_key_sizes", "CardQueryKeySizes", query_key_sizes),
-    ("args.sign_data", "CardSignData", sign_data),
-    ("args.rsa_decrypt", "CardRSADecrypt", rsa_decrypt),
-    ("args.construct_dh_agreement", "CardConstructDHAgreement", construct_dh_agreement),
-    ("args.derive_key", "CardDeriveKey", derive_key),
-    ("args.get_challenge_ex", "CardGetChallengeEx", get_challenge_ex),
-    ("args.authenticate_ex", "CardAuthenticateEx", authenticate_ex),
-    ("args.change_authenticator_ex", "CardChangeAuthenticatorEx", change_authenticator_ex),
-    ("args.get_container_property", "CardGetContainerProperty", get_container_property),
-    ("args.set_container_property", "CardSetContainerProperty", set_container_property),
-    ("args.get_property", "CardGetProperty", get_property),
-    ("args.set_property", "CardSetProperty", set_property),
+    ("args.query_capabilities", 4, "CardQueryCapabilities", query_capabilities),
+    ("args.get_container_info", 4, "CardGetContainerInfo", get_container_info),
+    ("args.authenticate_pin", 63, "CardAuthenticatePin", authenticate_pin),
+    ("args.get_challenge", 4, "CardGetChallenge", get_challenge),
+    ("args.authenticate_challenge", 4, "CardAuthenticateChallenge", authenticate_challenge),
+    ("args.change_authenticator", 4, "CardChangeAuthenticator", change_authenticator),
+    ("args.deauthenticate", 4, "CardDeauthenticate", deauthenticate),
+    ("args.create_directory", 4, "CardCreateDirectory", create_directory),
+    ("args.delete_directory", 4, "CardDeleteDirectory", delete_directory),
+    ("args.create_file", 4, "CardCreateFile", create_file),
+    ("args.read_file", 4, "CardReadFile", read_file),
+    ("args.write_file", 4, "CardWriteFile", write_file),
+    ("args.delete_file", 4, "CardDeleteFile", delete_file),
+    ("args.enum_files", 4, "CardEnumFiles", enum_files),
+    ("args.get_file_info", 4, "CardGetFileInfo", get_file_info),
+    ("args.query_free_space", 4, "CardQueryFreeSpace", query_free_space),
+    ("args.query_key_sizes", 4, "CardQueryKeySizes", query_key_sizes),
+    ("args.sign_data", 134, "CardSignData", sign_data),
+    ("args.rsa_decrypt", 4, "CardRSADecrypt", rsa_decrypt),
+    ("args.construct_dh_agreement", 4, "CardConstructDHAgreement", construct_dh_agreement),
+    ("args.derive_key", 4, "CardDeriveKey", derive_key),
+    ("args.get_challenge_ex", 4, "CardGetChallengeEx", get_challenge_ex),
+    ("args.authenticate_ex", 4, "CardAuthenticateEx", authenticate_ex),
+    ("args.change_authenticator_ex", 4, "CardChangeAuthenticatorEx", change_authenticator_ex),
+    ("args.get_container_property", 4, "CardGetContainerProperty", get_container_property),
+    ("args.set_container_property", 4, "CardSetContainerProperty", set_container_property),
+    ("args.get_property", 109, "CardGetProperty", get_property),
+    ("args.set_property", 4, "CardSetProperty", set_property),
 ];
 
 fn null_card_data(run: &mut Run<'_>) -> Checked {
@@ -68,7 +70,7 @@ fn null_card_data(run: &mut Run<'_>) -> Checked {
 
 /// `function`'s NULL-argument cases (with the run's PIN where a case carries a secret).
 fn null_arguments(run: &mut Run<'_>, function: &str) -> Checked {
-    let secret = run.options.pin.clone();
+    let secret = run.usable_pin().ok();
     let csp = run.main()?;
     let table = csp.raw();
     let cases = null_argument_codes(table, &|| 0, secret.as_deref().map(Vec::as_slice), false, Some(function));
@@ -89,7 +91,7 @@ fn null_arguments(run: &mut Run<'_>, function: &str) -> Checked {
 }
 
 fn unblock_null(run: &mut Run<'_>) -> Checked {
-    let secret = run.options.pin.clone();
+    let secret = run.usable_pin().ok();
     let csp = run.main()?;
     let cases =
         null_argument_codes(csp.raw(), &|| 0, secret.as_deref().map(Vec::as_slice), true, Some("CardUnblockPin"));

@@ -34,7 +34,7 @@ pub(crate) const LATE: &[Check] =
 
 /// What the allocating calls can use on this card (only keys that need no PIN sign).
 fn outputs(run: &mut Run<'_>) -> Result<(Outputs, Option<Vec<u8>>), Verdict> {
-    let pin_value = run.options.pin.clone();
+    let pin_value = run.usable_pin().ok();
     let survey = run.survey()?.clone();
     let only = |sig: bool| {
         survey.containers.iter().find(|c| {
