@@ -106,6 +106,15 @@ impl Sim {
         }
     }
 
+    /// APDUs and bytes (both directions) it has processed.
+    pub(crate) fn counters(&self) -> (u64, u64) {
+        let c = match self {
+            Self::Piv(s) => s.counters(),
+            Self::Gids(s) => s.counters(),
+        };
+        (c.apdus, c.bytes_in + c.bytes_out)
+    }
+
     /// The APDUs recorded.
     pub(crate) fn take_trace(&self) -> Vec<TraceEntry> {
         match self {
@@ -201,6 +210,9 @@ pub(crate) struct Opened {
 /// The user PIN of every embedded simulated card (published with its keys): used for the
 /// simulated card only, never offered to a card in a reader.
 pub(crate) const SIM_PIN: &[u8] = b"123456";
+/// The administrator key of every embedded simulated card (PIV 9B, GIDS), 3-key 3DES, published
+/// likewise and used for the simulated card only.
+pub(crate) const SIM_ADMIN_KEY: [u8; 24] = [1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8];
 
 /// A simulated card of `kind`: the fixed test-vector card, or one provisioned from `seed`.
 ///

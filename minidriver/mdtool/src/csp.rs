@@ -4,6 +4,7 @@
 //! table. mdtool and the ABI integration tests both drive the minidriver through it.
 
 mod ffi;
+pub mod raw;
 pub mod session;
 
 use std::collections::HashMap;
@@ -14,7 +15,9 @@ use std::sync::{Arc, Mutex};
 use card_edges::transport::Transport;
 use card_edges::transport::pcsc::PcscCard;
 
-pub use ffi::{CardData, Padding, driver_frees, free_output, install_callbacks, is_csp_allocation, live_allocations};
+pub use ffi::{
+    CardData, Padding, cache_misuse, driver_frees, free_output, install_callbacks, is_csp_allocation, live_allocations,
+};
 
 /// A minidriver return code.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,15 +31,20 @@ impl Code {
             0x8010_0003 => "SCARD_E_INVALID_HANDLE",
             0x8010_0004 => "SCARD_E_INVALID_PARAMETER",
             0x8010_0006 => "SCARD_E_NO_MEMORY",
+            0x8010_0001 => "SCARD_F_INTERNAL_ERROR",
             0x8010_0008 => "SCARD_E_INSUFFICIENT_BUFFER",
             0x8010_0009 => "SCARD_E_UNKNOWN_READER",
             0x8010_000C => "SCARD_E_NO_SMARTCARD",
+            0x8010_000A => "SCARD_E_TIMEOUT",
+            0x8010_000B => "SCARD_E_SHARING_VIOLATION",
             0x8010_000D => "SCARD_E_UNKNOWN_CARD",
             0x8010_001D => "SCARD_E_NO_SERVICE",
+            0x8010_001E => "SCARD_E_SERVICE_STOPPED",
             0x8010_001F => "SCARD_E_UNEXPECTED",
             0x8010_0022 => "SCARD_E_UNSUPPORTED_FEATURE",
             0x8010_0023 => "SCARD_E_DIR_NOT_FOUND",
             0x8010_0024 => "SCARD_E_FILE_NOT_FOUND",
+            0x8010_0028 => "SCARD_E_WRITE_TOO_MANY",
             0x8010_002E => "SCARD_E_NO_READERS_AVAILABLE",
             0x8010_0030 => "SCARD_E_NO_KEY_CONTAINER",
             0x8010_0068 => "SCARD_W_RESET_CARD",
@@ -44,6 +52,10 @@ impl Code {
             0x8010_006A => "SCARD_W_SECURITY_VIOLATION",
             0x8010_006B => "SCARD_W_WRONG_CHV",
             0x8010_006C => "SCARD_W_CHV_BLOCKED",
+            0x8010_006E => "SCARD_W_CANCELLED_BY_USER",
+            0x8 => "ERROR_NOT_ENOUGH_MEMORY",
+            0x18 => "ERROR_BAD_LENGTH",
+            0x490 => "ERROR_NOT_FOUND",
             0x7A => "ERROR_INSUFFICIENT_BUFFER",
             0x50 => "ERROR_FILE_EXISTS",
             0x91 => "ERROR_DIR_NOT_EMPTY",

@@ -2,6 +2,7 @@
 //! use to drive the minidriver through its `CARD_DATA` function table.
 #![deny(unsafe_code)]
 
+pub mod conformance;
 pub mod csp;
 #[doc(hidden)]
 pub mod fuzzing;

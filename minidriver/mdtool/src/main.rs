@@ -5,6 +5,7 @@
 //! Exit status: 0 success, 1 the operation failed, 2 the command line was wrong.
 
 mod card;
+mod conformance_cli;
 mod detect;
 mod errors;
 mod files;
@@ -242,6 +243,18 @@ enum Command {
         #[command(flatten)]
         args: inf::InfArgs,
     },
+    /// Checks the minidriver (--driver PATH, else the linked one) against the Smart Card
+    /// Minidriver Specification v7.07, black-box, item by item; exit 0 when no MUST check failed.
+    Conformance {
+        #[command(flatten)]
+        args: conformance_cli::ConformanceArgs,
+    },
+    /// The process `conformance` runs the checks in (its events on stdout, secrets on stdin).
+    #[command(hide = true)]
+    ConformanceWorker {
+        #[command(flatten)]
+        args: conformance_cli::ConformanceArgs,
+    },
     /// Serves the simulated card on vsmartcard's vpcd (127.0.0.1) for any PC/SC program.
     Serve {
         /// vpcd's port (35963 is its first reader, "Virtual PCD 00 00").
@@ -296,6 +309,8 @@ fn dispatch(g: &Global, out: &mut Out, command: &Command) -> Outcome {
             };
             inf::run(out, &atr, &connected.source().describe(), edge, args)
         }
+        Command::Conformance { args } => conformance_cli::run(g, out, args),
+        Command::ConformanceWorker { args } => conformance_cli::work(g, args),
         Command::Serve { vpcd } => {
             if g.reader.is_some() {
                 return Err(Failure::usage("serve serves the simulated card (--sim piv), not a reader's card"));

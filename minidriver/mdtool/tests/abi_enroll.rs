@@ -16,6 +16,9 @@
 //! Needs root (pcscd runs in its own mount namespace), pcscd, vsmartcard-vpcd and
 //! yubico-piv-tool.
 
+mod cdylib;
+mod served;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -27,6 +30,7 @@ use card_edges::transport::pcsc::PcscCard;
 use card_sim::stack::{self, SharedStack};
 use mdtool::csp::{AcquireOptions, Code, Csp, Driver, Target};
 use minidriver::abi::{code, crypt, keyspec, misc, pin, prop};
+use served::wait_for;
 use sha2::{Digest, Sha256};
 use vfs::cmapfile::{ContainerMap, ContainerRecord, FLAG_VALID};
 
@@ -35,7 +39,7 @@ const DEFAULT_KEY: &str = "010203040506070801020304050607080102030405060708";
 /// The management key the administrator sets (3DES: yubico-piv-tool 2.2's only kind).
 const NEW_KEY: &str = "8a1f3c5e7b9d2f4a6c8e0b2d4f6a8c0e1b3d5f7a9c2e4b6d";
 /// The second reader of the private vpcd pair, where `mdtool serve` puts its card.
-const SERVED: &str = "Virtual PCD 00 01";
+const SERVED: &str = served::READER_2;
 /// The name the CSP gives the container it creates.
 const CSP_NAME: &str = "le-SmartcardLogon-7c41e2d0-18ab";
 
@@ -43,19 +47,9 @@ fn stack() -> SharedStack {
     stack::shared().unwrap_or_else(|e| panic!("the PC/SC test stack did not start: {e}"))
 }
 
-fn cdylib() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    let name = format!("{}minidriver{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
-    [deps.join(&name), deps.parent().unwrap().join(&name)]
-        .into_iter()
-        .find(|p| p.exists())
-        .unwrap_or_else(|| panic!("{name} not built next to {}", deps.display()))
-}
-
 fn driver() -> &'static Driver {
     static DRIVER: OnceLock<Driver> = OnceLock::new();
-    DRIVER.get_or_init(|| Driver::load(&cdylib()).unwrap())
+    DRIVER.get_or_init(|| Driver::load(&cdylib::path()).unwrap())
 }
 
 /// A context on `reader`, through pcscd, with a CSP cache of its own (a new process's).
@@ -143,7 +137,7 @@ impl Served {
         }
         let served = Self { child, lines };
         served.wait_for(&format!("connected to vpcd on port {port}"));
-        wait_for_card(SERVED);
+        wait_for(SERVED, true);
         served
     }
 
@@ -176,27 +170,7 @@ impl Drop for Served {
         let _ = self.child.kill();
         let _ = self.child.wait();
         // The next test's card must not meet this one's removal.
-        let _ = std::panic::catch_unwind(|| wait_for_card_state(SERVED, false));
-    }
-}
-
-fn wait_for_card(reader: &str) {
-    wait_for_card_state(reader, true);
-}
-
-fn wait_for_card_state(reader: &str, present: bool) {
-    let ctx = pcsc::Context::establish(pcsc::Scope::User).unwrap();
-    let name = std::ffi::CString::new(reader).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let mut states = [pcsc::ReaderState::new(name.clone(), pcsc::State::UNAWARE)];
-        let _ = ctx.get_status_change(Duration::from_millis(500), &mut states);
-        let state = states[0].event_state();
-        if state.contains(pcsc::State::PRESENT) == present && !state.contains(pcsc::State::UNAVAILABLE) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{reader}: the card is not {}", if present { "present" } else { "absent" });
-        std::thread::sleep(Duration::from_millis(100));
+        let _ = std::panic::catch_unwind(|| wait_for(SERVED, false));
     }
 }
 

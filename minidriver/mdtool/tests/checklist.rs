@@ -22,8 +22,6 @@
 )]
 
 mod cdylib;
-#[path = "checklist/ffi.rs"]
-mod ffi;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -34,7 +32,7 @@ use card_edges::transport::memory::{CardSlot, MemoryCard, ScriptedCard, VirtualC
 use card_edges::{Error as EdgeError, TransportError};
 use card_sim::{ContainerKey, GidsSim, KeyAlgorithm, PivSim, SimCounters, TraceEntry};
 use cipher::{Array, BlockCipherEncrypt, KeyInit};
-use mdtool::csp::{AcquireOptions, Code, Csp, CspCache, Driver, Padding, Target, live_allocations};
+use mdtool::csp::{AcquireOptions, Code, Csp, CspCache, Driver, Padding, Target, live_allocations, raw};
 use minidriver::abi::{code, crypt, keyspec, misc, pin, prop};
 use sha2::{Digest, Sha256};
 use windows_sys::Win32::Security::Cryptography::CARD_DATA;
@@ -88,7 +86,7 @@ trait SimCard: VirtualCard + Clone + 'static {
     fn outputs_card() -> Self;
     /// The containers of [`SimCard::outputs_card`] (its signature key is usable once the user
     /// PIN is verified).
-    const OUTPUTS: ffi::Outputs;
+    const OUTPUTS: raw::Outputs;
     /// `CardEnumFiles("mscp")` of [`SimCard::outputs_card`].
     const OUTPUTS_MSCP: &'static [u8];
     /// APDUs and bytes the card processed.
@@ -131,6 +129,16 @@ fn piv_slot(index: u8) -> u8 {
     }
 }
 
+/// The default simulated PIV card: 9A (key exchange), 9E and 9C (signature); the signature
+/// is 9E's, a key that needs no PIN.
+const PIV_OUTPUTS: raw::Outputs = raw::Outputs {
+    kx: Some(0),
+    sig: Some(3),
+    sig_property: Some(1),
+    sign: Some((3, keyspec::AT_ECDSA_P256, 0)),
+    challenge: true,
+};
+
 impl SimCard for PivSim {
     const EDGE: &'static str = "PIV";
     const LIST_PINS: u32 = 0x1E;
@@ -154,7 +162,7 @@ impl SimCard for PivSim {
     fn outputs_card() -> Self {
         Self::standard()
     }
-    const OUTPUTS: ffi::Outputs = ffi::PIV_OUTPUTS;
+    const OUTPUTS: raw::Outputs = PIV_OUTPUTS;
     const OUTPUTS_MSCP: &'static [u8] = Self::MSCP_FILES;
     fn sim_counters(&self) -> SimCounters {
         self.counters()
@@ -240,8 +248,13 @@ impl SimCard for GidsSim {
             .build()
             .unwrap()
     }
-    const OUTPUTS: ffi::Outputs =
-        ffi::Outputs { kx: 0, sig: 1, sig_property: 1, sign: (1, keyspec::AT_SIGNATURE, crypt::CALG_SHA_256) };
+    const OUTPUTS: raw::Outputs = raw::Outputs {
+        kx: Some(0),
+        sig: Some(1),
+        sig_property: Some(1),
+        sign: Some((1, keyspec::AT_SIGNATURE, crypt::CALG_SHA_256)),
+        challenge: true,
+    };
     const OUTPUTS_MSCP: &'static [u8] = b"cmapfile\0kxc00\0ksc01\0\0";
     fn sim_counters(&self) -> SimCounters {
         self.counters()
@@ -718,13 +731,13 @@ fn null_pointers<S: SimCard>() {
     let ctx = open_std::<S>();
     let live = live_allocations();
     let apdus = ctx.apdus();
-    let null_cd = ffi::null_card_data_codes(ctx.cd());
+    let null_cd = raw::null_card_data_codes(ctx.cd());
     assert_eq!(null_cd.len(), if S::ECDH { 44 } else { 41 }, "every function of the v7 table");
     for (what, c) in &null_cd {
         assert_eq!(*c, code::SCARD_E_INVALID_PARAMETER, "{what} with pCardData NULL");
     }
-    assert_eq!(ffi::acquire_null(), code::SCARD_E_INVALID_PARAMETER, "CardAcquireContext(NULL)");
-    let cases = ffi::null_argument_codes(ctx.cd(), &|| ctx.apdus());
+    assert_eq!(raw::acquire_null(), code::SCARD_E_INVALID_PARAMETER, "CardAcquireContext(NULL)");
+    let cases = raw::null_argument_codes(ctx.cd(), &|| ctx.apdus(), Some(b"123456"), true, None);
     assert!(cases.len() >= if S::ECDH { 50 } else { 46 }, "{} cases", cases.len());
     for case in &cases {
         assert_eq!(case.code, code::SCARD_E_INVALID_PARAMETER, "{}", case.what);
@@ -755,7 +768,7 @@ fn nonzero_flags<S: SimCard>() {
     let live = live_allocations();
     for flag in [1, 0x8000_0000] {
         let apdus = ctx.apdus();
-        let codes = ffi::nonzero_flag_codes(ctx.cd(), flag);
+        let codes = raw::nonzero_flag_codes(ctx.cd(), flag, true);
         assert_eq!(codes.len(), if S::ECDH { 21 } else { 19 });
         for (what, c) in codes {
             assert_eq!(c, code::SCARD_E_INVALID_PARAMETER, "{what} with flags {flag:#x}");
@@ -769,9 +782,9 @@ fn nonzero_flags<S: SimCard>() {
     }
     // CardDeriveKey's and CardSignData's flags fields (items 137, 151).
     if S::ECDH {
-        let out = ffi::derive(
+        let out = raw::derive(
             ctx.cd(),
-            &ffi::DeriveCall { version: 2, flags: 0x4, kdf: "HASH".into(), capacity: 32, ..Default::default() },
+            &raw::DeriveCall { version: 2, flags: 0x4, kdf: "HASH".into(), capacity: 32, ..Default::default() },
         );
         assert_eq!(out.code, code::SCARD_E_INVALID_PARAMETER);
     } else {
@@ -779,9 +792,9 @@ fn nonzero_flags<S: SimCard>() {
     }
     let (index, key_spec) = if S::ECDH { (3, keyspec::AT_ECDSA_P256) } else { (0, keyspec::AT_KEYEXCHANGE) };
     let apdus = ctx.apdus();
-    let sign = ffi::sign(
+    let sign = raw::sign(
         ctx.cd(),
-        &ffi::SignCall { version: 2, index, key_spec, flags: 0x2, alg_id: 0, data: vec![0; 32], padding: None },
+        &raw::SignCall { version: 2, index, key_spec, flags: 0x2, alg_id: 0, data: vec![0; 32], padding: None },
     );
     assert_eq!(sign.code, code::SCARD_E_INVALID_PARAMETER);
     assert_eq!(ctx.apdus(), apdus, "CardSignData's flags are checked before card I/O");
@@ -801,7 +814,7 @@ fn items_05_61_62_64_wrong_secrets_are_wrong_chv_with_the_tries_left() {
     // A malformed PIN (too short, too long) is never sent: no VERIFY, no try spent (item 61).
     ctx.sim.set_trace(true);
     for bad in [&b"12345"[..], b"123456789"] {
-        let (c, tries) = ffi::authenticate_pin(ctx.cd(), "user", bad);
+        let (c, tries) = raw::authenticate_pin(ctx.cd(), "user", bad);
         assert_eq!((c, tries), (code::SCARD_W_WRONG_CHV, 3));
     }
     // (`00 20 00 80` without data only asks for the retry counter: it spends nothing.)
@@ -813,22 +826,22 @@ fn items_05_61_62_64_wrong_secrets_are_wrong_chv_with_the_tries_left() {
     assert_eq!(ctx.sim.pin_tries_left(), 3);
     // Opaque bytes: any byte values go to the card as they are; one the card refuses as
     // malformed (PIV PINs are digits: `6A 80`, no try counted) is a wrong PIN too.
-    let (c, tries) = ffi::authenticate_pin(ctx.cd(), "user", &[0x00, b'a', b'b', 0x7F, 0x80, 0x31]);
+    let (c, tries) = raw::authenticate_pin(ctx.cd(), "user", &[0x00, b'a', b'b', 0x7F, 0x80, 0x31]);
     assert_eq!((c, tries), (code::SCARD_W_WRONG_CHV, 3));
     let trace = ctx.sim.take_trace();
     assert!(
         trace.iter().any(|t| t.command == "00200080 <9 bytes redacted>" && t.response == "6A80"),
         "it was sent: {trace:?}"
     );
-    let (c, tries) = ffi::authenticate_pin(ctx.cd(), "user", b"000000");
+    let (c, tries) = raw::authenticate_pin(ctx.cd(), "user", b"000000");
     assert_eq!((c, tries), (code::SCARD_W_WRONG_CHV, 2));
     // User ids other than "user"/"admin" (item 62).
     for user in ["anonymous", "User", "", "everyone"] {
-        assert_eq!(ffi::authenticate_pin(ctx.cd(), user, b"123456").0, code::SCARD_E_INVALID_PARAMETER, "{user:?}");
+        assert_eq!(raw::authenticate_pin(ctx.cd(), user, b"123456").0, code::SCARD_E_INVALID_PARAMETER, "{user:?}");
     }
     // pcAttemptsRemaining NULL through every function (item 64): codes only, no crash. Two
     // tries are left: AuthenticatePin spends one, AuthenticateEx the last, then blocked.
-    let codes = ffi::wrong_secret_null_tries(ctx.cd());
+    let codes = raw::wrong_secret_null_tries(ctx.cd());
     let names: Vec<_> = codes.iter().map(|(n, _)| *n).collect();
     assert_eq!(
         names,
@@ -847,7 +860,7 @@ fn items_05_61_62_64_wrong_secrets_are_wrong_chv_with_the_tries_left() {
     assert_eq!(codes[4].1, code::SCARD_W_WRONG_CHV, "a wrong management key response");
     assert_eq!(ctx.sim.pin_tries_left(), 0);
     // Blocked: every attempt after the last, the right PIN included, is CHV_BLOCKED with 0.
-    let (c, tries) = ffi::authenticate_pin(ctx.cd(), "user", b"123456");
+    let (c, tries) = raw::authenticate_pin(ctx.cd(), "user", b"123456");
     assert_eq!((c, tries), (code::SCARD_W_CHV_BLOCKED, 0));
     assert_eq!(tries_err(ctx.csp.authenticate_ex(1, 0, b"123456")), (code::SCARD_W_CHV_BLOCKED, 0));
     assert_eq!(
@@ -869,24 +882,24 @@ fn items_05_61_62_64_gids_wrong_secrets_are_wrong_chv_with_the_tries_left() {
     let ctx = open_gids();
     ctx.sim.trace_on();
     for bad in [&b"123"[..], &[b'1'; 17], b""] {
-        let (c, tries) = ffi::authenticate_pin(ctx.cd(), "user", bad);
+        let (c, tries) = raw::authenticate_pin(ctx.cd(), "user", bad);
         assert_eq!((c, tries), (code::SCARD_W_WRONG_CHV, 3), "{} bytes", bad.len());
     }
     let trace = ctx.sim.trace();
     assert!(trace.iter().all(|t| !t.command.starts_with("00200080")), "no VERIFY was sent: {trace:?}");
     assert_eq!(ctx.sim.user_tries(), 3);
     // Opaque bytes: sent as they are, and wrong.
-    let (c, tries) = ffi::authenticate_pin(ctx.cd(), "user", &[0x00, b'a', 0xFF, 0x80, 0x31]);
+    let (c, tries) = raw::authenticate_pin(ctx.cd(), "user", &[0x00, b'a', 0xFF, 0x80, 0x31]);
     assert_eq!((c, tries), (code::SCARD_W_WRONG_CHV, 2));
     let trace = ctx.sim.trace();
     assert!(trace.iter().any(|t| t.command.starts_with("00200080") && t.response == "63C2"), "it was sent: {trace:?}");
     for user in ["anonymous", "User", "", "everyone"] {
-        assert_eq!(ffi::authenticate_pin(ctx.cd(), user, b"123456").0, code::SCARD_E_INVALID_PARAMETER, "{user:?}");
+        assert_eq!(raw::authenticate_pin(ctx.cd(), user, b"123456").0, code::SCARD_E_INVALID_PARAMETER, "{user:?}");
     }
     assert_eq!(ctx.sim.user_tries(), 2);
     // pcAttemptsRemaining NULL through every function: AuthenticatePin spends one try,
     // AuthenticateEx the last, then blocked.
-    let codes = ffi::wrong_secret_null_tries(ctx.cd());
+    let codes = raw::wrong_secret_null_tries(ctx.cd());
     let names: Vec<_> = codes.iter().map(|(n, _)| *n).collect();
     assert_eq!(
         names,
@@ -905,14 +918,14 @@ fn items_05_61_62_64_gids_wrong_secrets_are_wrong_chv_with_the_tries_left() {
     assert_eq!(codes[4].1, code::SCARD_W_WRONG_CHV, "a wrong administrator key response");
     assert_eq!(ctx.sim.user_tries(), 0);
     // The tries each function reports.
-    let (c, tries) = ffi::authenticate_pin(ctx.cd(), "user", b"123456");
+    let (c, tries) = raw::authenticate_pin(ctx.cd(), "user", b"123456");
     assert_eq!((c, tries), (code::SCARD_W_CHV_BLOCKED, 0));
     assert_eq!(tries_err(ctx.csp.authenticate_ex(1, 0, b"123456")), (code::SCARD_W_CHV_BLOCKED, 0));
     assert_eq!(
         tries_err(ctx.csp.change_authenticator("user", b"123456", b"654321", pin::AUTH_PIN)),
         (code::SCARD_W_CHV_BLOCKED, 0)
     );
-    let (c, tries) = ffi::change_authenticator_ex(ctx.cd(), pin::CHANGE_FLAG_CHANGEPIN, 1, b"123456", 1, b"654321", 0);
+    let (c, tries) = raw::change_authenticator_ex(ctx.cd(), pin::CHANGE_FLAG_CHANGEPIN, 1, b"123456", 1, b"654321", 0);
     assert_eq!((c, tries), (code::SCARD_W_CHV_BLOCKED, 0));
     let _ = ctx.csp.get_challenge().unwrap();
     assert_eq!(tries_err(ctx.csp.authenticate_challenge(&[0; 8])), (code::SCARD_W_WRONG_CHV, u32::MAX));
@@ -1011,7 +1024,7 @@ fn win32_codes<S: SimCard>() {
         assert_eq!(v & 0xFFFF_0000, SCARD_CODES, "{v:#x} is an SCARD code");
     }
     // The named Win32 codes, each where the specification names it.
-    assert_eq!(ffi::file_info(ctx.cd(), None, "cardid", 2).0, code::ERROR_REVISION_MISMATCH);
+    assert_eq!(raw::file_info(ctx.cd(), None, "cardid", 2).0, code::ERROR_REVISION_MISMATCH);
     assert_eq!(c.get_property_sized(prop::CARD_GUID, 0, 4).0.0, code::ERROR_INSUFFICIENT_BUFFER);
     ctx.user();
     assert_eq!(err(c.create_directory("mscp", 1)), code::ERROR_FILE_EXISTS);
@@ -1033,17 +1046,17 @@ fn item_08_names_are_ansi_property_names_and_user_ids_utf16_pins_bytes() {
 
 fn string_kinds<S: SimCard>() {
     let ctx = open_std::<S>();
-    let (c, cardid) = ffi::read_file_bytes(ctx.cd(), None, b"cardid", 0);
+    let (c, cardid) = raw::read_file_bytes(ctx.cd(), None, b"cardid", 0);
     assert_eq!((c, cardid.as_slice()), (0, &ctx.sim.cardid()[..]));
     // A byte above 0x7F is a valid ANSI character, but its case folding depends on the
     // caller's code page, so the driver refuses such names instead of guessing (vfs::name).
-    assert_eq!(ffi::read_file_bytes(ctx.cd(), Some(b"mscp"), b"caf\xE9", 0).0, code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::read_file_bytes(ctx.cd(), Some(b"mscp"), b"caf\xE9", 0).0, code::SCARD_E_INVALID_PARAMETER);
     // UTF-16 property names and user ids.
     assert_eq!(ctx.csp.get_property(prop::CARD_GUID, 0).unwrap(), cardid);
     ctx.csp.authenticate_pin("user", b"123456").unwrap();
     // The PIN is the bytes given: the same digits as UTF-16 are another (wrong) PIN.
     let utf16_pin: Vec<u8> = "123456".encode_utf16().flat_map(u16::to_le_bytes).collect();
-    assert_eq!(ffi::authenticate_pin(ctx.cd(), "user", &utf16_pin).0, code::SCARD_W_WRONG_CHV);
+    assert_eq!(raw::authenticate_pin(ctx.cd(), "user", &utf16_pin).0, code::SCARD_W_WRONG_CHV);
 }
 
 /// Items: 10
@@ -1098,7 +1111,7 @@ fn threads<S: SimCard>() {
     let cmap = ctx.csp.read_file(Some("mscp"), "cmapfile").unwrap();
     let rsa = ctx.rsa(S::RSA_SIGN);
     let ec = ctx.sim.as_piv().map(|piv| p256_key(piv, 0x9E));
-    let shared = ffi::Shared(ctx.csp.card_data());
+    let shared = raw::Shared(ctx.csp.card_data());
     std::thread::scope(|s| {
         for t in 0..5u8 {
             let (shared, cmap, rsa, ec) = (&shared, &cmap, &rsa, &ec);
@@ -1140,7 +1153,7 @@ fn no_ui<S: SimCard>() {
     ctx.csp.set_property(prop::PIN_CONTEXT_STRING, Some(&utf16_bytes("Log on")), 0).unwrap();
     let apdus = ctx.apdus();
     for flags in [0, pin::SILENT_CONTEXT] {
-        let (c, ..) = ffi::authenticate_ex_outputs(ctx.cd(), pin::ROLE_USER, flags, None);
+        let (c, ..) = raw::authenticate_ex_outputs(ctx.cd(), pin::ROLE_USER, flags, None);
         assert_eq!(c, code::SCARD_E_INVALID_PARAMETER, "flags {flags:#x}");
     }
     assert_eq!(ctx.apdus(), apdus);
@@ -1181,10 +1194,10 @@ fn missing_resources<S: SimCard>() {
         sign_verified(ctx, S::TWIN_KEY, &hash);
     }
     // Out of memory: see item_40; the context survives it.
-    let mut raw = ffi::RawCsp::new(7, &a.sim.atr());
+    let mut raw = raw::RawCsp::new(7, &a.sim.atr());
     assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(a.sim)))), 0);
-    raw.data_mut().pfnCspAlloc = ffi::FAILING_ALLOC;
-    assert_eq!(ffi::read_file_bytes(raw.data(), None, b"cardid", 0).0, code::SCARD_E_NO_MEMORY);
+    raw.data_mut().pfnCspAlloc = raw::FAILING_ALLOC;
+    assert_eq!(raw::read_file_bytes(raw.data(), None, b"cardid", 0).0, code::SCARD_E_NO_MEMORY);
 }
 
 // ===== B. CardAcquireContext and version negotiation =====
@@ -1202,7 +1215,7 @@ fn items_15_23_25_29_refused_acquires_leave_nothing_behind() {
 
 fn refused_acquires<S: SimCard>() {
     let sim = S::standard();
-    assert_eq!(ffi::acquire_null(), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::acquire_null(), code::SCARD_E_INVALID_PARAMETER);
     let live = live_allocations();
     let cases: [(&str, fn(&mut CARD_DATA), u32); 7] = [
         ("cbAtr 0", |cd| cd.cbAtr = 0, code::SCARD_E_INVALID_PARAMETER),
@@ -1214,7 +1227,7 @@ fn refused_acquires<S: SimCard>() {
         ("dwVersion 3", |cd| cd.dwVersion = 3, code::ERROR_REVISION_MISMATCH),
     ];
     for (what, edit, expected) in cases {
-        let mut raw = ffi::RawCsp::new(7, &sim.atr());
+        let mut raw = raw::RawCsp::new(7, &sim.atr());
         edit(raw.data_mut());
         let rv = raw.acquire(0, Some(Box::new(MemoryCard::new(sim.clone()))));
         assert_eq!(rv, expected, "{what}");
@@ -1223,11 +1236,11 @@ fn refused_acquires<S: SimCard>() {
         assert_eq!(live_allocations(), live, "{what}: nothing allocated");
     }
     // A card this driver does not know, and secure key injection without a card.
-    let mut raw = ffi::RawCsp::new(7, &sim.atr());
+    let mut raw = raw::RawCsp::new(7, &sim.atr());
     let unknown = MemoryCard::new(ScriptedCard::new(&sim.atr(), &[]));
     assert_eq!(raw.acquire(0, Some(Box::new(unknown))), code::SCARD_E_UNKNOWN_CARD);
     assert!(raw.data().pvVendorSpecific.is_null());
-    let mut raw = ffi::RawCsp::new(7, &sim.atr());
+    let mut raw = raw::RawCsp::new(7, &sim.atr());
     assert_eq!(
         raw.acquire(misc::NO_CARD_MODE, Some(Box::new(MemoryCard::new(sim.clone())))),
         code::SCARD_E_UNSUPPORTED_FEATURE
@@ -1235,7 +1248,7 @@ fn refused_acquires<S: SimCard>() {
     assert!(raw.data().pvVendorSpecific.is_null());
     assert_eq!(live_allocations(), live);
     // Success: exactly one pfnCspAlloc block (pvVendorSpecific), freed by CardDeleteContext.
-    let mut raw = ffi::RawCsp::new(7, &sim.atr());
+    let mut raw = raw::RawCsp::new(7, &sim.atr());
     assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(sim)))), 0);
     assert!(!raw.data().pvVendorSpecific.is_null());
     assert_eq!(live_allocations(), live + 1);
@@ -1257,24 +1270,24 @@ fn items_21_22_csp_supplied_members_are_never_modified() {
 fn csp_members_untouched<S: SimCard>() {
     let sim = S::standard();
     for version in [5, 7, 9] {
-        let mut raw = ffi::RawCsp::new(version, &sim.atr());
+        let mut raw = raw::RawCsp::new(version, &sim.atr());
         raw.data_mut().hSCardCtx = 0x1111;
         raw.data_mut().hScard = 0x2222;
         let before = *raw.data();
         assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(sim.clone())))), 0);
         let check = |cd: &CARD_DATA, when: &str| {
             assert_eq!(cd.dwVersion, version.min(7), "{when}");
-            assert_eq!(ffi::csp_supplied(cd), ffi::csp_supplied(&before), "{when}");
+            assert_eq!(raw::csp_supplied(cd), raw::csp_supplied(&before), "{when}");
             assert_eq!((cd.hSCardCtx, cd.hScard), (0x1111, 0x2222), "{when}");
         };
         check(raw.data(), "after CardAcquireContext");
         // A session of calls.
         let cd = raw.data();
-        assert_eq!(ffi::read_file_bytes(cd, Some(b"mscp"), b"cmapfile", 0).0, 0);
-        assert_eq!(ffi::authenticate_pin(cd, "user", b"123456").0, 0);
-        let out = ffi::sign(
+        assert_eq!(raw::read_file_bytes(cd, Some(b"mscp"), b"cmapfile", 0).0, 0);
+        assert_eq!(raw::authenticate_pin(cd, "user", b"123456").0, 0);
+        let out = raw::sign(
             cd,
-            &ffi::SignCall {
+            &raw::SignCall {
                 version: 2,
                 index: 0,
                 key_spec: keyspec::AT_KEYEXCHANGE,
@@ -1286,7 +1299,7 @@ fn csp_members_untouched<S: SimCard>() {
         );
         assert_eq!(out.code, 0);
         if version >= 6 {
-            assert_eq!(ffi::deauthenticate_ex(cd, pin::PIN_SET_ALL_ROLES, 0), 0);
+            assert_eq!(raw::deauthenticate_ex(cd, pin::PIN_SET_ALL_ROLES, 0), 0);
         }
         check(raw.data(), "after a session");
     }
@@ -1305,7 +1318,7 @@ fn item_26_zero_handles_are_invalid_handles() {
 fn zero_handles<S: SimCard>() {
     let sim = S::standard();
     for (ctx, card) in [(0, 0), (0, 0x1234), (0x1234, 0)] {
-        let mut raw = ffi::RawCsp::new(7, &sim.atr());
+        let mut raw = raw::RawCsp::new(7, &sim.atr());
         raw.data_mut().hSCardCtx = ctx;
         raw.data_mut().hScard = card;
         assert_eq!(raw.acquire(0, None), code::SCARD_E_INVALID_HANDLE, "hSCardCtx {ctx:#x} hScard {card:#x}");
@@ -1390,9 +1403,9 @@ fn optional_callbacks<S: SimCard>() {
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let key = crypto::public_key_from_spki(&sim.container_spki(S::RSA_DECRYPT).unwrap()).unwrap();
     for (version, counting) in [(7, true), (7, false), (6, false), (5, true)] {
-        let mut raw = ffi::RawCsp::new(version, &sim.atr());
+        let mut raw = raw::RawCsp::new(version, &sim.atr());
         if counting {
-            ffi::counting_padding_callbacks(raw.data_mut());
+            raw::counting_padding_callbacks(raw.data_mut());
         } else {
             let cd = raw.data_mut();
             cd.pfnCspPadData = None;
@@ -1400,7 +1413,7 @@ fn optional_callbacks<S: SimCard>() {
             cd.pfnCspCacheLookupFile = None;
             cd.pfnCspCacheDeleteFile = None;
         }
-        let calls = ffi::padding_callback_calls();
+        let calls = raw::padding_callback_calls();
         assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(sim.clone())))), 0);
         let cd = raw.data();
         // Item 28: the table of the negotiated version; pvUnused3/4 NULL.
@@ -1410,10 +1423,10 @@ fn optional_callbacks<S: SimCard>() {
         assert_eq!(cd.pfnCardDeriveKey.is_some(), version >= 5 && S::ECDH);
         assert_eq!(cd.pfnCardDestroyDHAgreement.is_some(), version >= 5 && S::ECDH);
         assert!(cd.pvUnused3.is_null() && cd.pvUnused4.is_null());
-        assert_eq!(ffi::authenticate_pin(cd, "user", b"123456").0, 0);
+        assert_eq!(raw::authenticate_pin(cd, "user", b"123456").0, 0);
         for padding in [None, Some((crypt::PADDING_PKCS1, Some("SHA256".to_owned())))] {
             let flags = if padding.is_some() { crypt::PADDING_INFO_PRESENT } else { 0 };
-            let call = ffi::SignCall {
+            let call = raw::SignCall {
                 version: 2,
                 index: S::RSA_DECRYPT,
                 key_spec: keyspec::AT_KEYEXCHANGE,
@@ -1422,7 +1435,7 @@ fn optional_callbacks<S: SimCard>() {
                 data: vec![9; 32],
                 padding,
             };
-            let out = ffi::sign(cd, &call);
+            let out = raw::sign(cd, &call);
             assert_eq!(out.code, 0);
             crypto::verify_pkcs1(&key, Some(HashAlg::Sha256), &[9; 32], &le(out.signature.unwrap())).unwrap();
         }
@@ -1433,7 +1446,7 @@ fn optional_callbacks<S: SimCard>() {
             }
             let mut data = le(key.encrypt(&mut rng, rsa::Pkcs1v15Encrypt, msg).unwrap());
             let (c, cb) =
-                ffi::rsa_decrypt(cd, info_version, S::RSA_DECRYPT, keyspec::AT_KEYEXCHANGE, &mut data, padding, None);
+                raw::rsa_decrypt(cd, info_version, S::RSA_DECRYPT, keyspec::AT_KEYEXCHANGE, &mut data, padding, None);
             assert_eq!(c, 0, "version {version} padding {padding}");
             let plain = le(data[..cb as usize].to_vec());
             if padding == crypt::PADDING_PKCS1 {
@@ -1442,7 +1455,7 @@ fn optional_callbacks<S: SimCard>() {
                 assert_eq!(&crypto::pkcs1::decode_encryption_block(&plain, 256).unwrap()[..], msg);
             }
         }
-        assert_eq!(ffi::padding_callback_calls(), calls, "pfnCspPadData/pfnCspUnpadData never called");
+        assert_eq!(raw::padding_callback_calls(), calls, "pfnCspPadData/pfnCspUnpadData never called");
     }
 }
 
@@ -1454,7 +1467,7 @@ fn optional_callbacks<S: SimCard>() {
 fn item_31_no_card_mode_contexts_are_never_created() {
     let _g = serial();
     let sim = PivSim::default_card().unwrap();
-    let mut raw = ffi::RawCsp::new(7, &[]);
+    let mut raw = raw::RawCsp::new(7, &[]);
     raw.data_mut().pbAtr = core::ptr::null_mut();
     raw.data_mut().cbAtr = 0;
     assert_eq!(raw.acquire(misc::NO_CARD_MODE, None), code::SCARD_E_UNSUPPORTED_FEATURE);
@@ -1490,13 +1503,13 @@ fn delete_context<S: SimCard>() {
     drop(ctx);
     // Twice, after deletion, and NULL (RawCsp calls the table directly).
     let sim = S::standard();
-    let mut raw = ffi::RawCsp::new(7, &sim.atr());
+    let mut raw = raw::RawCsp::new(7, &sim.atr());
     assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(sim)))), 0);
     assert_eq!(raw.delete(), 0);
     assert!(raw.data().pvVendorSpecific.is_null());
     assert_eq!(raw.delete(), code::SCARD_E_INVALID_PARAMETER, "a second CardDeleteContext");
-    assert_eq!(ffi::read_file_bytes(raw.data(), None, b"cardid", 0).0, code::SCARD_E_INVALID_PARAMETER);
-    let null = ffi::null_card_data_codes(raw.data());
+    assert_eq!(raw::read_file_bytes(raw.data(), None, b"cardid", 0).0, code::SCARD_E_INVALID_PARAMETER);
+    let null = raw::null_card_data_codes(raw.data());
     assert_eq!(null[0], ("pfnCardDeleteContext", code::SCARD_E_INVALID_PARAMETER));
 }
 
@@ -1615,10 +1628,10 @@ fn item_38_every_output_is_one_csp_alloc_buffer() {
 
 fn allocated_outputs<S: SimCard>() {
     let sim = S::outputs_card();
-    let mut raw = ffi::RawCsp::new(7, &sim.atr());
+    let mut raw = raw::RawCsp::new(7, &sim.atr());
     assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(sim)))), 0);
-    assert_eq!(ffi::authenticate_pin(raw.data(), "user", b"123456").0, 0);
-    let outputs = ffi::allocated_outputs(raw.data(), S::OUTPUTS);
+    assert_eq!(raw::authenticate_pin(raw.data(), "user", b"123456").0, 0);
+    let outputs = raw::allocated_outputs(raw.data(), S::OUTPUTS, Some(b"123456"));
     assert_eq!(outputs.len(), 9);
     for o in &outputs {
         assert_eq!(o.code, 0, "{}", o.what);
@@ -1626,7 +1639,7 @@ fn allocated_outputs<S: SimCard>() {
         assert_eq!(o.live_after_call, 1, "{}: one buffer", o.what);
         assert_eq!(o.live_after_free, 0, "{}: released by one pfnCspFree", o.what);
     }
-    let (c, block, cb) = ffi::enum_files_bytes(raw.data(), Some(b"mscp"));
+    let (c, block, cb) = raw::enum_files_bytes(raw.data(), Some(b"mscp"));
     assert_eq!(c, 0);
     assert_eq!(cb as usize, block.len());
     assert!(block.ends_with(&[0, 0]));
@@ -1655,7 +1668,7 @@ fn in_place_outputs<S: SimCard>() {
     let key = ctx.rsa(0);
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let mut data = le(key.encrypt(&mut rng, rsa::Pkcs1v15Encrypt, b"secret").unwrap());
-    let (c, cb) = ffi::rsa_decrypt(ctx.cd(), 2, 0, keyspec::AT_KEYEXCHANGE, &mut data, crypt::PADDING_PKCS1, None);
+    let (c, cb) = raw::rsa_decrypt(ctx.cd(), 2, 0, keyspec::AT_KEYEXCHANGE, &mut data, crypt::PADDING_PKCS1, None);
     assert_eq!((c, cb), (0, 6));
     assert_eq!(le(data[..6].to_vec()), b"secret", "the plaintext is in the caller's buffer");
     ctx.csp.get_property(prop::PIN_INFO, 1).unwrap();
@@ -1668,9 +1681,9 @@ fn in_place_outputs<S: SimCard>() {
     if let Some(ecdh) = &ecdh {
         let (blob, z) = peer_blob(&ecdh.sim);
         let index = ecdh.csp.construct_dh_agreement(2, &blob).unwrap();
-        let out = ffi::derive(
+        let out = raw::derive(
             ecdh.cd(),
-            &ffi::DeriveCall {
+            &raw::DeriveCall {
                 version: 2,
                 kdf: "TRUNCATE".into(),
                 agreement: index,
@@ -1696,13 +1709,13 @@ fn item_40_out_of_memory_is_reported_and_leaves_outputs_clear() {
 
 fn out_of_memory<S: SimCard>() {
     let sim = S::outputs_card();
-    let mut raw = ffi::RawCsp::new(7, &sim.atr());
+    let mut raw = raw::RawCsp::new(7, &sim.atr());
     assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(sim.clone())))), 0);
-    assert_eq!(ffi::authenticate_pin(raw.data(), "user", b"123456").0, 0);
+    assert_eq!(raw::authenticate_pin(raw.data(), "user", b"123456").0, 0);
     let live = live_allocations();
     let alloc = raw.data().pfnCspAlloc;
-    raw.data_mut().pfnCspAlloc = ffi::FAILING_ALLOC;
-    let cases = ffi::outputs_without_memory(raw.data(), S::OUTPUTS);
+    raw.data_mut().pfnCspAlloc = raw::FAILING_ALLOC;
+    let cases = raw::outputs_without_memory(raw.data(), S::OUTPUTS, Some(b"123456"));
     assert_eq!(cases.len(), 9);
     for case in &cases {
         assert_eq!(case.code, code::SCARD_E_NO_MEMORY, "{}", case.what);
@@ -1710,12 +1723,12 @@ fn out_of_memory<S: SimCard>() {
     }
     assert_eq!(live_allocations(), live);
     // CardAcquireContext itself.
-    let mut other = ffi::RawCsp::new(7, &sim.atr());
-    other.data_mut().pfnCspAlloc = ffi::FAILING_ALLOC;
+    let mut other = raw::RawCsp::new(7, &sim.atr());
+    other.data_mut().pfnCspAlloc = raw::FAILING_ALLOC;
     assert_eq!(other.acquire(0, Some(Box::new(MemoryCard::new(sim.clone())))), code::SCARD_E_NO_MEMORY);
     assert!(other.data().pvVendorSpecific.is_null());
     raw.data_mut().pfnCspAlloc = alloc;
-    assert_eq!(ffi::read_file_bytes(raw.data(), None, b"cardid", 0), (0, sim.cardid().to_vec()));
+    assert_eq!(raw::read_file_bytes(raw.data(), None, b"cardid", 0), (0, sim.cardid().to_vec()));
 }
 
 /// Items: 41, 43, 158
@@ -1731,24 +1744,24 @@ fn items_41_43_158_cache_buffers_are_freed_by_the_driver_zeroed() {
 
 fn cache_buffers<S: SimCard>() {
     let sim = S::standard();
-    ffi::clear_cache();
+    raw::clear_cache();
     let live = live_allocations();
     let (frees, dirty) = mdtool::csp::driver_frees();
-    let mut first = ffi::RawCsp::new(7, &sim.atr());
+    let mut first = raw::RawCsp::new(7, &sim.atr());
     assert_eq!(first.acquire(0, Some(Box::new(MemoryCard::new(sim.clone())))), 0);
-    let (c, cmap) = ffi::read_file_bytes(first.data(), Some(b"mscp"), b"cmapfile", 0);
+    let (c, cmap) = raw::read_file_bytes(first.data(), Some(b"mscp"), b"cmapfile", 0);
     assert_eq!(c, 0);
     // As a CSP does next: the container's public key (GIDS: the containers are then known,
     // and what was read of them goes to the CSP's cache).
-    assert_eq!(ffi::container_info_blobs(first.data(), 0, 0).0, 0);
+    assert_eq!(raw::container_info_blobs(first.data(), 0, 0).0, 0);
     assert_eq!(first.delete(), 0);
-    let calls = ffi::cache_calls();
+    let calls = raw::cache_calls();
     let before = sim.sim_counters().apdus;
-    let mut second = ffi::RawCsp::new(7, &sim.atr());
+    let mut second = raw::RawCsp::new(7, &sim.atr());
     assert_eq!(second.acquire(0, Some(Box::new(MemoryCard::new(sim.clone())))), 0);
-    assert_eq!(ffi::read_file_bytes(second.data(), Some(b"mscp"), b"cmapfile", 0), (0, cmap));
-    assert_eq!(ffi::read_file_bytes(second.data(), Some(b"mscp"), b"kxc00", 0), (0, sim.certificate_file(0).unwrap()));
-    assert!(ffi::cache_calls() > calls, "the second context looked the contents up");
+    assert_eq!(raw::read_file_bytes(second.data(), Some(b"mscp"), b"cmapfile", 0), (0, cmap));
+    assert_eq!(raw::read_file_bytes(second.data(), Some(b"mscp"), b"kxc00", 0), (0, sim.certificate_file(0).unwrap()));
+    assert!(raw::cache_calls() > calls, "the second context looked the contents up");
     assert!(sim.sim_counters().apdus - before <= 3, "and did not read the certificates from the card");
     assert_eq!(second.delete(), 0);
     let (frees_after, dirty_after) = mdtool::csp::driver_frees();
@@ -1862,9 +1875,9 @@ fn item_49_a_refused_deauthentication_is_followed_by_a_reset_the_driver_expects(
         ctx.admin();
         assert_eq!(ctx.auth_state(), 0x0E);
         let rv = if ex {
-            ffi::deauthenticate_ex(ctx.cd(), pin::PIN_SET_ALL_ROLES, 0)
+            raw::deauthenticate_ex(ctx.cd(), pin::PIN_SET_ALL_ROLES, 0)
         } else {
-            ffi::deauthenticate(ctx.cd(), "admin", 0)
+            raw::deauthenticate(ctx.cd(), "admin", 0)
         };
         assert_eq!(rv, code::SCARD_E_UNSUPPORTED_FEATURE);
         // The CSP resets the card on its own handle (EndTransaction with SCARD_RESET_CARD).
@@ -1901,9 +1914,9 @@ fn item_49_gids_deauthentication_succeeds_and_a_failed_one_is_followed_by_a_rese
         ctx.admin();
         assert_eq!(ctx.auth_state(), 0x06);
         let rv = if ex {
-            ffi::deauthenticate_ex(ctx.cd(), pin::PIN_SET_ALL_ROLES, 0)
+            raw::deauthenticate_ex(ctx.cd(), pin::PIN_SET_ALL_ROLES, 0)
         } else {
-            ffi::deauthenticate(ctx.cd(), "admin", 0)
+            raw::deauthenticate(ctx.cd(), "admin", 0)
         };
         assert_eq!(rv, 0, "no reset needed");
         assert_eq!(ctx.auth_state(), 0);
@@ -1914,9 +1927,9 @@ fn item_49_gids_deauthentication_succeeds_and_a_failed_one_is_followed_by_a_rese
         ctx.user();
         *ctx.control.refuse.lock().unwrap() = Some((vec![0x00, 0x20, 0x00, 0x82], [0x6F, 0x00]));
         let rv = if ex {
-            ffi::deauthenticate_ex(ctx.cd(), pin::set_of(pin::ROLE_USER), 0)
+            raw::deauthenticate_ex(ctx.cd(), pin::set_of(pin::ROLE_USER), 0)
         } else {
-            ffi::deauthenticate(ctx.cd(), "user", 0)
+            raw::deauthenticate(ctx.cd(), "user", 0)
         };
         assert_ne!(rv, 0, "the card refused the logout");
         assert!(ctx.sim.user_verified(), "the logout never reached the card");
@@ -1967,10 +1980,10 @@ fn items_51_53_54_55_59_pin_ids_sets_pin_info_and_state() {
         assert_eq!(err(ctx.csp.get_property(prop::PIN_INFO, id)), code::SCARD_E_INVALID_PARAMETER, "PIN {id}");
     }
     for version in [0, 6] {
-        assert_eq!(ffi::pin_info_with_version(ctx.cd(), 1, version).0, 0, "caller version {version}");
+        assert_eq!(raw::pin_info_with_version(ctx.cd(), 1, version).0, 0, "caller version {version}");
     }
     for version in [5, 7] {
-        assert_eq!(ffi::pin_info_with_version(ctx.cd(), 1, version).0, code::ERROR_REVISION_MISMATCH);
+        assert_eq!(raw::pin_info_with_version(ctx.cd(), 1, version).0, code::ERROR_REVISION_MISMATCH);
     }
     // Authenticated state (items 53, 59): user and admin at once, each one's operations allowed.
     assert_eq!(ctx.auth_state(), 0);
@@ -1982,10 +1995,10 @@ fn items_51_53_54_55_59_pin_ids_sets_pin_info_and_state() {
     ctx.csp.sign_data(0, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None).unwrap();
     ctx.csp.create_container(4, 1, keyspec::AT_ECDHE_P256, 0, None).unwrap();
     // A deauthentication set only uses the low 8 bits, and ROLE_EVERYONE's bit is ignored.
-    assert_eq!(ffi::deauthenticate_ex(ctx.cd(), 0x100 | pin::set_of(pin::ROLE_EVERYONE), 0), 0);
+    assert_eq!(raw::deauthenticate_ex(ctx.cd(), 0x100 | pin::set_of(pin::ROLE_EVERYONE), 0), 0);
     assert_eq!(ctx.auth_state(), 0x0E);
     // A wrong PIN clears the user's state (item 59 / OT).
-    let (c, _) = ffi::authenticate_pin(ctx.cd(), "user", b"000000");
+    let (c, _) = raw::authenticate_pin(ctx.cd(), "user", b"000000");
     assert_eq!(c, code::SCARD_W_WRONG_CHV);
     assert_eq!(ctx.auth_state(), 0x04);
 }
@@ -2019,7 +2032,7 @@ fn items_52_56_57_58_60_roles_types_purposes_and_policies() {
         err(c.unblock_pin("user", &[0; 8], b"123456", 0, pin::AUTH_CHALLENGE_RESPONSE)),
         code::SCARD_E_UNSUPPORTED_FEATURE
     );
-    let (code_2_1, _) = ffi::change_authenticator_ex(ctx.cd(), pin::CHANGE_FLAG_UNBLOCK, 2, &[0; 8], 1, b"123456", 0);
+    let (code_2_1, _) = raw::change_authenticator_ex(ctx.cd(), pin::CHANGE_FLAG_UNBLOCK, 2, &[0; 8], 1, b"123456", 0);
     assert_eq!(code_2_1, code::SCARD_E_INVALID_PARAMETER, "ROLE_ADMIN is not in the user PIN's unblock set");
     c.change_authenticator_ex(pin::CHANGE_FLAG_UNBLOCK, 4, b"12345678", 1, b"123456").unwrap();
     assert_eq!(ctx.sim.pin_tries_left(), 3);
@@ -2054,7 +2067,7 @@ fn items_63_65_66_67_68_69_authenticate_ex_arguments_and_roles() {
         assert_eq!(tries_err(c.authenticate_ex(id, 0, b"123456")).0, code::SCARD_E_INVALID_PARAMETER, "PinId {id}");
     }
     for flags in [0x1, 0x0800_0000, 0x8000_0000, pin::GENERATE_SESSION_PIN | pin::SESSION_PIN] {
-        let (rv, ..) = ffi::authenticate_ex_outputs(ctx.cd(), pin::ROLE_USER, flags, Some(b"123456"));
+        let (rv, ..) = raw::authenticate_ex_outputs(ctx.cd(), pin::ROLE_USER, flags, Some(b"123456"));
         assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "flags {flags:#x}");
     }
     assert_eq!(ctx.apdus(), apdus, "refused before card I/O");
@@ -2072,7 +2085,7 @@ fn items_63_65_66_67_68_69_authenticate_ex_arguments_and_roles() {
     c.authenticate_ex(pin::ROLE_USER, pin::SILENT_CONTEXT, b"123456").unwrap();
     assert_eq!(ctx.auth_state(), 0x0E);
     // A wrong PIN for the user deauthenticates the user only (item 69).
-    let (rv, _, _, tries) = ffi::authenticate_ex_outputs(ctx.cd(), pin::ROLE_USER, 0, Some(b"000000"));
+    let (rv, _, _, tries) = raw::authenticate_ex_outputs(ctx.cd(), pin::ROLE_USER, 0, Some(b"000000"));
     assert_eq!((rv, tries), (code::SCARD_W_WRONG_CHV, 2));
     assert_eq!(ctx.auth_state(), 0x04, "the admin stays authenticated");
     // Success lasts until a deauthentication.
@@ -2124,10 +2137,10 @@ fn items_51_53_54_55_59_gids_pin_ids_sets_pin_info_and_state() {
         assert_eq!(err(ctx.csp.get_property(prop::PIN_INFO, id)), code::SCARD_E_INVALID_PARAMETER, "PIN {id}");
     }
     for version in [0, 6] {
-        assert_eq!(ffi::pin_info_with_version(ctx.cd(), 1, version).0, 0, "caller version {version}");
+        assert_eq!(raw::pin_info_with_version(ctx.cd(), 1, version).0, 0, "caller version {version}");
     }
     for version in [5, 7] {
-        assert_eq!(ffi::pin_info_with_version(ctx.cd(), 1, version).0, code::ERROR_REVISION_MISMATCH);
+        assert_eq!(raw::pin_info_with_version(ctx.cd(), 1, version).0, code::ERROR_REVISION_MISMATCH);
     }
     // User and administrator at once (items 53, 59), each one's operations allowed.
     assert_eq!(ctx.auth_state(), 0);
@@ -2140,10 +2153,10 @@ fn items_51_53_54_55_59_gids_pin_ids_sets_pin_info_and_state() {
     ctx.csp.create_container(2, misc::CREATE_CONTAINER_KEY_GEN, keyspec::AT_KEYEXCHANGE, 1024, None).unwrap();
     assert_eq!(ctx.csp.set_property(prop::CACHE_MODE, Some(&3u32.to_le_bytes()), 0), Ok(()), "an admin property");
     // A deauthentication set only uses the low 8 bits, and ROLE_EVERYONE's bit is ignored.
-    assert_eq!(ffi::deauthenticate_ex(ctx.cd(), 0x100 | pin::set_of(pin::ROLE_EVERYONE), 0), 0);
+    assert_eq!(raw::deauthenticate_ex(ctx.cd(), 0x100 | pin::set_of(pin::ROLE_EVERYONE), 0), 0);
     assert_eq!(ctx.auth_state(), 0x06);
     // A wrong PIN clears the user's state only (item 59 / OT).
-    let (c, _) = ffi::authenticate_pin(ctx.cd(), "user", b"000000");
+    let (c, _) = raw::authenticate_pin(ctx.cd(), "user", b"000000");
     assert_eq!(c, code::SCARD_W_WRONG_CHV);
     assert_eq!(ctx.auth_state(), 0x04);
     assert!(ctx.sim.admin_proven() && !ctx.sim.user_verified());
@@ -2240,7 +2253,7 @@ fn items_63_65_66_67_68_69_gids_authenticate_ex_arguments_and_roles() {
     let c = &ctx.csp;
     let apdus = ctx.apdus();
     for flags in [0x1, 0x0800_0000, 0x8000_0000, pin::GENERATE_SESSION_PIN | pin::SESSION_PIN] {
-        let (rv, ..) = ffi::authenticate_ex_outputs(ctx.cd(), pin::ROLE_USER, flags, Some(b"123456"));
+        let (rv, ..) = raw::authenticate_ex_outputs(ctx.cd(), pin::ROLE_USER, flags, Some(b"123456"));
         assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "flags {flags:#x}");
     }
     for id in [0, 8, 100] {
@@ -2267,7 +2280,7 @@ fn items_63_65_66_67_68_69_gids_authenticate_ex_arguments_and_roles() {
     c.authenticate_ex(pin::ROLE_USER, pin::SILENT_CONTEXT, b"123456").unwrap();
     assert_eq!(ctx.auth_state(), 0x06);
     // A wrong PIN for the user deauthenticates the user only (item 69).
-    let (rv, _, _, tries) = ffi::authenticate_ex_outputs(ctx.cd(), pin::ROLE_USER, 0, Some(b"000000"));
+    let (rv, _, _, tries) = raw::authenticate_ex_outputs(ctx.cd(), pin::ROLE_USER, 0, Some(b"000000"));
     assert_eq!((rv, tries), (code::SCARD_W_WRONG_CHV, 2));
     assert_eq!(ctx.auth_state(), 0x04, "the administrator stays authenticated");
     assert!(ctx.sim.admin_proven());
@@ -2315,15 +2328,15 @@ fn session_pins<S: SimCard>() {
     sign_and_verify(&b, S::RSA_SIGN, &hash);
     b.csp.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
     // Item 75: no session PIN produced: *ppbSessionPin = NULL, *pcbSessionPin = 0.
-    let (rv, nulled, cb, _) = ffi::authenticate_ex_outputs(b.cd(), pin::ROLE_USER, 0, Some(b"123456"));
+    let (rv, nulled, cb, _) = raw::authenticate_ex_outputs(b.cd(), pin::ROLE_USER, 0, Some(b"123456"));
     assert_eq!((rv, nulled, cb), (0, true, 0));
-    let (rv, nulled, cb, _) = ffi::authenticate_ex_outputs(b.cd(), pin::ROLE_USER, pin::SESSION_PIN, Some(&token));
+    let (rv, nulled, cb, _) = raw::authenticate_ex_outputs(b.cd(), pin::ROLE_USER, pin::SESSION_PIN, Some(&token));
     assert_eq!((rv, nulled, cb), (0, true, 0));
     // A PIN change voids the token (item 85), in every context.
     b.csp.change_authenticator("user", b"123456", b"654321", pin::AUTH_PIN).unwrap();
     let c = b.another(&AcquireOptions::default());
     for ctx in [&b, &c] {
-        let (rv, _, _, _) = ffi::authenticate_ex_outputs(ctx.cd(), pin::ROLE_USER, pin::SESSION_PIN, Some(&token));
+        let (rv, _, _, _) = raw::authenticate_ex_outputs(ctx.cd(), pin::ROLE_USER, pin::SESSION_PIN, Some(&token));
         assert_eq!(rv, code::SCARD_W_WRONG_CHV);
     }
     assert_eq!(b.sim.user_tries(), 3, "a bad session PIN spends no try of the real PIN");
@@ -2377,9 +2390,9 @@ fn items_76_77_78_79_challenges_and_responses() {
     c.authenticate_challenge(&ecb).unwrap();
     assert_eq!(ctx.auth_state(), 0x04, "success authenticates the administrator");
     // CardGetChallengeEx (item 79).
-    assert_eq!(ffi::get_challenge_ex(ctx.cd(), pin::ROLE_ADMIN, 1).0, code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::get_challenge_ex(ctx.cd(), pin::ROLE_ADMIN, 1).0, code::SCARD_E_INVALID_PARAMETER);
     for id in [0, 1, 3, 4, 5, 8] {
-        assert_eq!(ffi::get_challenge_ex(ctx.cd(), id, 0).0, code::SCARD_E_INVALID_PARAMETER, "PinId {id}");
+        assert_eq!(raw::get_challenge_ex(ctx.cd(), id, 0).0, code::SCARD_E_INVALID_PARAMETER, "PinId {id}");
     }
 }
 
@@ -2396,19 +2409,19 @@ fn items_80_81_159_deauthentication() {
     let options = AcquireOptions { cache: Some(cache.clone()), ..AcquireOptions::default() };
     let ctx = open_with(PivSim::default_card().unwrap(), &options).unwrap();
     for user in ["anonymous", "everyone", ""] {
-        assert_eq!(ffi::deauthenticate(ctx.cd(), user, 0), code::SCARD_E_INVALID_PARAMETER, "{user:?}");
+        assert_eq!(raw::deauthenticate(ctx.cd(), user, 0), code::SCARD_E_INVALID_PARAMETER, "{user:?}");
     }
-    assert_eq!(ffi::deauthenticate(ctx.cd(), "user", 1), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::deauthenticate(ctx.cd(), "user", 1), code::SCARD_E_INVALID_PARAMETER);
     ctx.user();
-    assert_eq!(ffi::deauthenticate(ctx.cd(), "user", 0), 0);
+    assert_eq!(raw::deauthenticate(ctx.cd(), "user", 0), 0);
     assert_eq!(ctx.auth_state(), 0);
     assert!(!ctx.sim.pin_verified(), "the card itself logged out");
     ctx.user();
-    assert_eq!(ffi::deauthenticate_ex(ctx.cd(), pin::set_of(pin::ROLE_EVERYONE), 0), 0, "nothing to do");
+    assert_eq!(raw::deauthenticate_ex(ctx.cd(), pin::set_of(pin::ROLE_EVERYONE), 0), 0, "nothing to do");
     assert_eq!(ctx.auth_state(), 0x0A);
-    assert_eq!(ffi::deauthenticate_ex(ctx.cd(), pin::PIN_SET_ALL_ROLES, 0), 0);
+    assert_eq!(raw::deauthenticate_ex(ctx.cd(), pin::PIN_SET_ALL_ROLES, 0), 0);
     assert_eq!(ctx.auth_state(), 0);
-    assert_eq!(ffi::deauthenticate_ex(ctx.cd(), pin::PIN_SET_ALL_ROLES, 0), 0, "already deauthenticated");
+    assert_eq!(raw::deauthenticate_ex(ctx.cd(), pin::PIN_SET_ALL_ROLES, 0), 0, "already deauthenticated");
     // Item 159 is about private data: the public contents stored in the CSP's cache during an
     // authenticated session (container map, certificates) outlive the deauthentication, so the
     // next context of the process reads no certificate.
@@ -2443,42 +2456,42 @@ fn items_82_83_84_86_change_and_unblock_arguments() {
     // CardChangeAuthenticator (item 83).
     let cd = ctx.cd();
     assert_eq!(
-        ffi::change_authenticator(cd, "anonymous", b"123456", b"654321", 0, 2).0,
+        raw::change_authenticator(cd, "anonymous", b"123456", b"654321", 0, 2).0,
         code::SCARD_E_INVALID_PARAMETER
     );
     for (user, flags) in [("user", pin::AUTH_CHALLENGE_RESPONSE), ("admin", pin::AUTH_PIN), ("user", 0), ("user", 3)] {
-        let rv = ffi::change_authenticator(cd, user, b"123456", b"654321", 0, flags).0;
+        let rv = raw::change_authenticator(cd, user, b"123456", b"654321", 0, flags).0;
         assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "{user} with flags {flags}");
     }
-    assert_eq!(ffi::change_authenticator(cd, "user", b"123456", b"654321", 3, 2).0, code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::change_authenticator(cd, "user", b"123456", b"654321", 3, 2).0, code::SCARD_E_INVALID_PARAMETER);
     for new in [&b"12"[..], b"123456789"] {
-        let rv = ffi::change_authenticator(cd, "user", b"123456", new, 0, 2).0;
+        let rv = raw::change_authenticator(cd, "user", b"123456", new, 0, 2).0;
         assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "a new PIN outside the card's policy");
     }
     assert_eq!(ctx.sim.pin_tries_left(), 3);
-    assert_eq!(ffi::change_authenticator(cd, "user", b"123456", b"654321", 0, 2).0, 0);
+    assert_eq!(raw::change_authenticator(cd, "user", b"123456", b"654321", 0, 2).0, 0);
     assert_eq!(ctx.auth_state(), 0x0A, "a change leaves the PIN authenticated");
     // The management key cannot be changed through PIV's standard commands.
-    let (rv, _) = ffi::change_authenticator(cd, "admin", &[0; 8], &[1; 24], 0, pin::AUTH_CHALLENGE_RESPONSE);
+    let (rv, _) = raw::change_authenticator(cd, "admin", &[0; 8], &[1; 24], 0, pin::AUTH_CHALLENGE_RESPONSE);
     assert_eq!(rv, code::SCARD_E_UNSUPPORTED_FEATURE);
     // CardChangeAuthenticatorEx (item 84).
     for flags in [0, 3] {
-        let rv = ffi::change_authenticator_ex(cd, flags, 1, b"654321", 1, b"123456", 0).0;
+        let rv = raw::change_authenticator_ex(cd, flags, 1, b"654321", 1, b"123456", 0).0;
         assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "flags {flags}");
     }
     for (auth, target) in [(0, 1), (8, 1), (1, 0), (1, 8), (5, 1)] {
-        let rv = ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, auth, b"654321", target, b"123456", 0).0;
+        let rv = raw::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, auth, b"654321", target, b"123456", 0).0;
         assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "PIN ids {auth} -> {target}");
     }
-    let rv = ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, 4, b"12345678", 1, b"123456", 0).0;
+    let rv = raw::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, 4, b"12345678", 1, b"123456", 0).0;
     assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "the PUK is not in the user PIN's change set");
-    let rv = ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_UNBLOCK, 1, b"654321", 1, b"123456", 0).0;
+    let rv = raw::change_authenticator_ex(cd, pin::CHANGE_FLAG_UNBLOCK, 1, b"654321", 1, b"123456", 0).0;
     assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "unblocking a PIN with itself");
-    let rv = ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, 1, b"654321", 1, b"123456", 2).0;
+    let rv = raw::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, 1, b"654321", 1, b"123456", 2).0;
     assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "a retry count the card cannot set");
-    assert_eq!(ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, 1, b"654321", 1, b"123456", 0).0, 0);
+    assert_eq!(raw::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, 1, b"654321", 1, b"123456", 0).0, 0);
     assert_eq!(ctx.auth_state(), 0x0A);
-    assert_eq!(ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_UNBLOCK, 4, b"12345678", 1, b"123456", 0).0, 0);
+    assert_eq!(raw::change_authenticator_ex(cd, pin::CHANGE_FLAG_UNBLOCK, 4, b"12345678", 1, b"123456", 0).0, 0);
     assert_eq!(ctx.auth_state(), 0, "an unblock leaves the card deauthenticated");
     // Item 86: the driver did not touch the PIN freshness counter; the CSP bumps it itself.
     assert_eq!(c.read_file(None, "cardcf").unwrap(), cardcf);
@@ -2535,12 +2548,12 @@ fn items_76_77_78_79_gids_challenges_and_responses() {
     assert_eq!(ctx.auth_state(), 0x06, "success authenticates the administrator (the user stays)");
     assert!(ctx.sim.admin_proven());
     // CardGetChallengeEx (item 79).
-    assert_eq!(ffi::get_challenge_ex(ctx.cd(), pin::ROLE_ADMIN, 1).0, code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::get_challenge_ex(ctx.cd(), pin::ROLE_ADMIN, 1).0, code::SCARD_E_INVALID_PARAMETER);
     for id in [0, 1, 3, 4, 5, 8] {
-        assert_eq!(ffi::get_challenge_ex(ctx.cd(), id, 0).0, code::SCARD_E_INVALID_PARAMETER, "PinId {id}");
+        assert_eq!(raw::get_challenge_ex(ctx.cd(), id, 0).0, code::SCARD_E_INVALID_PARAMETER, "PinId {id}");
     }
     let puk = open_sim(gids_puk_card());
-    assert_eq!(ffi::get_challenge_ex(puk.cd(), 3, 0).0, code::SCARD_E_INVALID_PARAMETER, "the PUK is typed in");
+    assert_eq!(raw::get_challenge_ex(puk.cd(), 3, 0).0, code::SCARD_E_INVALID_PARAMETER, "the PUK is typed in");
 }
 
 /// Items: 80, 81, 159
@@ -2559,32 +2572,32 @@ fn items_80_81_159_gids_deauthentication() {
     let options = AcquireOptions { cache: Some(cache.clone()), ..AcquireOptions::default() };
     let ctx = open_with(GidsSim::standard(), &options).unwrap();
     for user in ["anonymous", "everyone", ""] {
-        assert_eq!(ffi::deauthenticate(ctx.cd(), user, 0), code::SCARD_E_INVALID_PARAMETER, "{user:?}");
+        assert_eq!(raw::deauthenticate(ctx.cd(), user, 0), code::SCARD_E_INVALID_PARAMETER, "{user:?}");
     }
-    assert_eq!(ffi::deauthenticate(ctx.cd(), "user", 1), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::deauthenticate(ctx.cd(), "user", 1), code::SCARD_E_INVALID_PARAMETER);
     ctx.user();
-    assert_eq!(ffi::deauthenticate(ctx.cd(), "user", 0), 0);
+    assert_eq!(raw::deauthenticate(ctx.cd(), "user", 0), 0);
     assert_eq!(ctx.auth_state(), 0);
     assert!(!ctx.sim.user_verified(), "the card itself logged out");
     for (who, set) in [("user", pin::set_of(pin::ROLE_USER)), ("admin", pin::set_of(pin::ROLE_ADMIN))] {
         ctx.user();
         ctx.admin();
-        assert_eq!(ffi::deauthenticate(ctx.cd(), who, 0), 0, "{who}");
+        assert_eq!(raw::deauthenticate(ctx.cd(), who, 0), 0, "{who}");
         assert_eq!(ctx.auth_state(), 0, "{who}: GIDS ends both");
         assert!(!ctx.sim.user_verified() && !ctx.sim.admin_proven(), "{who}");
         ctx.user();
         ctx.admin();
-        assert_eq!(ffi::deauthenticate_ex(ctx.cd(), set, 0), 0, "{who}");
+        assert_eq!(raw::deauthenticate_ex(ctx.cd(), set, 0), 0, "{who}");
         assert_eq!(ctx.auth_state(), 0, "{who}");
         assert!(!ctx.sim.user_verified() && !ctx.sim.admin_proven(), "{who}");
     }
     ctx.user();
-    assert_eq!(ffi::deauthenticate_ex(ctx.cd(), pin::set_of(pin::ROLE_EVERYONE), 0), 0, "nothing to do");
+    assert_eq!(raw::deauthenticate_ex(ctx.cd(), pin::set_of(pin::ROLE_EVERYONE), 0), 0, "nothing to do");
     assert_eq!(ctx.auth_state(), 0x02);
     assert!(ctx.sim.user_verified());
-    assert_eq!(ffi::deauthenticate_ex(ctx.cd(), pin::PIN_SET_ALL_ROLES, 0), 0);
+    assert_eq!(raw::deauthenticate_ex(ctx.cd(), pin::PIN_SET_ALL_ROLES, 0), 0);
     assert_eq!(ctx.auth_state(), 0);
-    assert_eq!(ffi::deauthenticate_ex(ctx.cd(), pin::PIN_SET_ALL_ROLES, 0), 0, "already deauthenticated");
+    assert_eq!(raw::deauthenticate_ex(ctx.cd(), pin::PIN_SET_ALL_ROLES, 0), 0, "already deauthenticated");
     // Item 159: the public contents stored in the CSP's cache during an authenticated session
     // (container map, certificates) outlive the deauthentication.
     ctx.user();
@@ -2648,29 +2661,29 @@ fn items_82_83_84_86_gids_change_and_unblock_arguments() {
     c.authenticate_pin("user", b"111111").unwrap();
     // CardChangeAuthenticator (item 83).
     assert_eq!(
-        ffi::change_authenticator(cd, "anonymous", b"111111", b"654321", 0, 2).0,
+        raw::change_authenticator(cd, "anonymous", b"111111", b"654321", 0, 2).0,
         code::SCARD_E_INVALID_PARAMETER
     );
     for (user, flags) in [("user", pin::AUTH_CHALLENGE_RESPONSE), ("admin", pin::AUTH_PIN), ("user", 0), ("user", 3)] {
-        let rv = ffi::change_authenticator(cd, user, b"111111", b"654321", 0, flags).0;
+        let rv = raw::change_authenticator(cd, user, b"111111", b"654321", 0, flags).0;
         assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "{user} with flags {flags}");
     }
-    assert_eq!(ffi::change_authenticator(cd, "user", b"111111", b"654321", 3, 2).0, code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::change_authenticator(cd, "user", b"111111", b"654321", 3, 2).0, code::SCARD_E_INVALID_PARAMETER);
     for new in [&b"123"[..], &[b'7'; 17]] {
-        let rv = ffi::change_authenticator(cd, "user", b"111111", new, 0, 2).0;
+        let rv = raw::change_authenticator(cd, "user", b"111111", new, 0, 2).0;
         assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "a new PIN outside the card's policy");
     }
     assert_eq!(ctx.sim.user_tries(), 3);
-    assert_eq!(ffi::change_authenticator(cd, "user", b"111111", b"654321", 0, 2).0, 0);
+    assert_eq!(raw::change_authenticator(cd, "user", b"111111", b"654321", 0, 2).0, 0);
     assert_eq!(ctx.auth_state(), 0x02, "a change leaves the PIN authenticated");
     assert!(ctx.sim.user_verified());
     // The administrator key: CardChangeAuthenticator with the response and the new key.
     let new_key: [u8; 24] = *b"new GIDS admin key 3DES!";
     let response = ctx.response(&c.get_challenge().unwrap());
-    let (rv, _) = ffi::change_authenticator(cd, "admin", &response, &new_key[..16], 0, pin::AUTH_CHALLENGE_RESPONSE);
+    let (rv, _) = raw::change_authenticator(cd, "admin", &response, &new_key[..16], 0, pin::AUTH_CHALLENGE_RESPONSE);
     assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "a 2-key 3DES key is not a GIDS administrator key");
     let response = ctx.response(&c.get_challenge().unwrap());
-    let (rv, _) = ffi::change_authenticator(cd, "admin", &response, &new_key, 0, pin::AUTH_CHALLENGE_RESPONSE);
+    let (rv, _) = raw::change_authenticator(cd, "admin", &response, &new_key, 0, pin::AUTH_CHALLENGE_RESPONSE);
     assert_eq!(rv, 0);
     assert_eq!(ctx.auth_state() & 0x04, 0x04, "a change leaves the administrator authenticated");
     c.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
@@ -2688,28 +2701,28 @@ fn items_82_83_84_86_gids_change_and_unblock_arguments() {
         .unwrap();
     c.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
     ctx.admin();
-    let rv = ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, 2, &[0; 8], 2, &GIDS_ADMIN_KEY, 0).0;
+    let rv = raw::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, 2, &[0; 8], 2, &GIDS_ADMIN_KEY, 0).0;
     assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "a challenge-response authenticator needs a challenge first");
     for flags in [0, 3] {
-        let rv = ffi::change_authenticator_ex(cd, flags, 1, b"654321", 1, b"123456", 0).0;
+        let rv = raw::change_authenticator_ex(cd, flags, 1, b"654321", 1, b"123456", 0).0;
         assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "flags {flags}");
     }
     for (auth, target) in [(0, 1), (8, 1), (1, 0), (1, 8), (3, 1), (1, 3), (5, 1)] {
-        let rv = ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, auth, b"654321", target, b"123456", 0).0;
+        let rv = raw::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, auth, b"654321", target, b"123456", 0).0;
         assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "PIN ids {auth} -> {target}");
     }
-    let rv = ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, 2, &[0; 8], 1, b"123456", 0).0;
+    let rv = raw::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, 2, &[0; 8], 1, b"123456", 0).0;
     assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "the administrator is not in the user PIN's change set");
-    let rv = ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_UNBLOCK, 1, b"654321", 1, b"123456", 0).0;
+    let rv = raw::change_authenticator_ex(cd, pin::CHANGE_FLAG_UNBLOCK, 1, b"654321", 1, b"123456", 0).0;
     assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "unblocking a PIN with itself");
-    let rv = ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_UNBLOCK, 1, b"654321", 2, &GIDS_ADMIN_KEY, 0).0;
+    let rv = raw::change_authenticator_ex(cd, pin::CHANGE_FLAG_UNBLOCK, 1, b"654321", 2, &GIDS_ADMIN_KEY, 0).0;
     assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "nothing unblocks the administrator key");
-    let rv = ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, 1, b"654321", 1, b"123456", 2).0;
+    let rv = raw::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, 1, b"654321", 1, b"123456", 2).0;
     assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "a retry count the card cannot set");
-    assert_eq!(ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, 1, b"654321", 1, b"123456", 0).0, 0);
+    assert_eq!(raw::change_authenticator_ex(cd, pin::CHANGE_FLAG_CHANGEPIN, 1, b"654321", 1, b"123456", 0).0, 0);
     assert_eq!(ctx.auth_state() & 0x02, 0x02, "a change leaves the PIN authenticated");
     let response = ctx.response(&c.get_challenge().unwrap());
-    assert_eq!(ffi::change_authenticator_ex(cd, pin::CHANGE_FLAG_UNBLOCK, 2, &response, 1, b"123456", 0).0, 0);
+    assert_eq!(raw::change_authenticator_ex(cd, pin::CHANGE_FLAG_UNBLOCK, 2, &response, 1, b"123456", 0).0, 0);
     assert_eq!(ctx.auth_state(), 0, "an unblock leaves the card deauthenticated");
     assert!(!ctx.sim.user_verified() && !ctx.sim.admin_proven());
     // Item 86: the driver did not touch cardcf's PIN counter (nor anything else of it).
@@ -2738,13 +2751,13 @@ fn names<S: SimCard>() {
     let bad: [&[u8]; 12] =
         [b"toolongxx", b"a*b", b"a?b", b"a/b", b"a\\b", b"a:b", b"a<b", b"a>b", b"a|b", b"a\"b", b"a\x01b", b"\x1f"];
     for name in bad {
-        for (what, c) in ffi::name_codes(ctx.cd(), name) {
+        for (what, c) in raw::name_codes(ctx.cd(), name, true) {
             assert_eq!(c, code::SCARD_E_INVALID_PARAMETER, "{what} with {:?}", String::from_utf8_lossy(name));
             assert_eq!(ctx.apdus(), apdus, "{what} with {:?}: card I/O", String::from_utf8_lossy(name));
         }
     }
     assert_eq!(ctx.apdus(), apdus, "names are checked before card I/O");
-    for (what, c) in ffi::name_codes(ctx.cd(), b"abcdefgh") {
+    for (what, c) in raw::name_codes(ctx.cd(), b"abcdefgh", true) {
         assert_ne!(c, code::SCARD_E_INVALID_PARAMETER, "{what}: 8 characters are allowed");
     }
     // Case-insensitive (item 89).
@@ -2753,8 +2766,8 @@ fn names<S: SimCard>() {
     assert_eq!(ctx.csp.read_file(None, "CardID").unwrap(), ctx.sim.cardid());
     assert_eq!(ctx.csp.file_info(Some("MSCP"), "KXC00").unwrap(), ctx.csp.file_info(Some("mscp"), "kxc00").unwrap());
     // NULL and "" are the root (item 90).
-    assert_eq!(ffi::read_file_bytes(ctx.cd(), Some(b""), b"cardid", 0).1, ctx.sim.cardid());
-    assert_eq!(ffi::enum_files_bytes(ctx.cd(), None).1, ffi::enum_files_bytes(ctx.cd(), Some(b"")).1);
+    assert_eq!(raw::read_file_bytes(ctx.cd(), Some(b""), b"cardid", 0).1, ctx.sim.cardid());
+    assert_eq!(raw::enum_files_bytes(ctx.cd(), None).1, raw::enum_files_bytes(ctx.cd(), Some(b"")).1);
     // Two levels: a directory inside an application directory does not exist.
     assert_eq!(err(ctx.csp.create_directory("mscp/sub", 1)), code::SCARD_E_INVALID_PARAMETER);
 }
@@ -2812,26 +2825,26 @@ fn items_95_96_97_104_directories_and_file_creation() {
     let ctx = open();
     let (c, cd) = (&ctx.csp, ctx.cd());
     // Everyone may not create (item 95).
-    assert_eq!(ffi::create_directory(cd, "app", 1), code::SCARD_W_SECURITY_VIOLATION);
-    assert_eq!(ffi::create_file(cd, Some("mscp"), "f", 0, 1), code::SCARD_W_SECURITY_VIOLATION);
+    assert_eq!(raw::create_directory(cd, "app", 1), code::SCARD_W_SECURITY_VIOLATION);
+    assert_eq!(raw::create_file(cd, Some("mscp"), "f", 0, 1), code::SCARD_W_SECURITY_VIOLATION);
     ctx.user();
     for ac in [0, 3, 4, -1] {
-        assert_eq!(ffi::create_directory(cd, "app", ac), code::SCARD_E_INVALID_PARAMETER, "directory AC {ac}");
+        assert_eq!(raw::create_directory(cd, "app", ac), code::SCARD_E_INVALID_PARAMETER, "directory AC {ac}");
     }
-    assert_eq!(ffi::create_directory(cd, "mscp", 1), code::ERROR_FILE_EXISTS);
-    assert_eq!(ffi::create_directory(cd, "CARDID", 1), code::ERROR_FILE_EXISTS, "a file of that name");
-    assert_eq!(ffi::create_directory(cd, "app", 1), 0);
-    assert_eq!(ffi::create_directory(cd, "app", 1), code::ERROR_FILE_EXISTS);
+    assert_eq!(raw::create_directory(cd, "mscp", 1), code::ERROR_FILE_EXISTS);
+    assert_eq!(raw::create_directory(cd, "CARDID", 1), code::ERROR_FILE_EXISTS, "a file of that name");
+    assert_eq!(raw::create_directory(cd, "app", 1), 0);
+    assert_eq!(raw::create_directory(cd, "app", 1), code::ERROR_FILE_EXISTS);
     // CardCreateFile (item 97).
-    assert_eq!(ffi::create_file(cd, Some("mscp"), "", 0, 1), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::create_file(cd, Some("mscp"), "", 0, 1), code::SCARD_E_INVALID_PARAMETER);
     for ac in [0, 4, 7, -1] {
-        assert_eq!(ffi::create_file(cd, Some("mscp"), "f", 0, ac), code::SCARD_E_INVALID_PARAMETER, "AC {ac}");
+        assert_eq!(raw::create_file(cd, Some("mscp"), "f", 0, ac), code::SCARD_E_INVALID_PARAMETER, "AC {ac}");
     }
-    assert_eq!(ffi::create_file(cd, Some("mscp"), "cmapfile", 0, 1), code::ERROR_FILE_EXISTS);
-    assert_eq!(ffi::create_file(cd, Some("mscp"), "KXC00", 0, 1), code::ERROR_FILE_EXISTS);
-    assert_eq!(ffi::create_file(cd, None, "mscp", 0, 1), code::ERROR_FILE_EXISTS, "a directory of that name");
-    assert_eq!(ffi::create_file(cd, Some("nodir"), "f", 0, 1), code::SCARD_E_DIR_NOT_FOUND);
-    assert_eq!(ffi::create_file(cd, Some("app"), "f", 100, 1), 0);
+    assert_eq!(raw::create_file(cd, Some("mscp"), "cmapfile", 0, 1), code::ERROR_FILE_EXISTS);
+    assert_eq!(raw::create_file(cd, Some("mscp"), "KXC00", 0, 1), code::ERROR_FILE_EXISTS);
+    assert_eq!(raw::create_file(cd, None, "mscp", 0, 1), code::ERROR_FILE_EXISTS, "a directory of that name");
+    assert_eq!(raw::create_file(cd, Some("nodir"), "f", 0, 1), code::SCARD_E_DIR_NOT_FOUND);
+    assert_eq!(raw::create_file(cd, Some("app"), "f", 100, 1), 0);
     assert_eq!(c.enum_files(Some("app")).unwrap(), ["f"], "it never creates directories, only the file");
     // CardDeleteDirectory (item 96).
     assert_eq!(err(c.delete_directory("nodir")), code::SCARD_E_DIR_NOT_FOUND);
@@ -2843,13 +2856,13 @@ fn items_95_96_97_104_directories_and_file_creation() {
     c.delete_directory("app").unwrap();
     assert_eq!(err(c.enum_files(Some("app"))), code::SCARD_E_DIR_NOT_FOUND);
     // Directory access conditions (item 104): AdminCreateDeleteDirAc is the admin's only.
-    assert_eq!(ffi::create_directory(cd, "adm", 2), 0);
-    assert_eq!(ffi::create_file(cd, Some("adm"), "f", 0, 1), code::SCARD_W_SECURITY_VIOLATION);
+    assert_eq!(raw::create_directory(cd, "adm", 2), 0);
+    assert_eq!(raw::create_file(cd, Some("adm"), "f", 0, 1), code::SCARD_W_SECURITY_VIOLATION);
     assert_eq!(err(c.delete_directory("adm")), code::SCARD_W_SECURITY_VIOLATION);
     c.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
     assert_eq!(err(c.enum_files(Some("adm"))), code::SCARD_E_FILE_NOT_FOUND, "everyone may list it (empty)");
     ctx.admin();
-    assert_eq!(ffi::create_file(cd, Some("adm"), "f", 0, 1), 0);
+    assert_eq!(raw::create_file(cd, Some("adm"), "f", 0, 1), 0);
     assert_eq!(c.enum_files(Some("adm")).unwrap(), ["f"]);
 }
 
@@ -2864,16 +2877,16 @@ fn items_98_99_100_101_102_file_functions() {
     let ctx = open();
     let (c, cd) = (&ctx.csp, ctx.cd());
     // CardGetFileInfo (item 98): version 0 is taken as 1, above 1 is a mismatch.
-    assert_eq!(ffi::file_info(cd, None, "cardid", 0), (0, 16, 3));
-    assert_eq!(ffi::file_info(cd, None, "cardid", 1), (0, 16, 3));
-    assert_eq!(ffi::file_info(cd, None, "cardid", 2).0, code::ERROR_REVISION_MISMATCH);
+    assert_eq!(raw::file_info(cd, None, "cardid", 0), (0, 16, 3));
+    assert_eq!(raw::file_info(cd, None, "cardid", 1), (0, 16, 3));
+    assert_eq!(raw::file_info(cd, None, "cardid", 2).0, code::ERROR_REVISION_MISMATCH);
     let kxc00 = ctx.sim.certificate(0x9A).unwrap();
-    assert_eq!(ffi::file_info(cd, Some("mscp"), "kxc00", 1), (0, u32::try_from(kxc00.len()).unwrap(), 1));
-    assert_eq!(ffi::file_info(cd, Some("mscp"), "nofile", 1).0, code::SCARD_E_FILE_NOT_FOUND);
-    assert_eq!(ffi::file_info(cd, Some("nodir"), "f", 1).0, code::SCARD_E_DIR_NOT_FOUND);
+    assert_eq!(raw::file_info(cd, Some("mscp"), "kxc00", 1), (0, u32::try_from(kxc00.len()).unwrap(), 1));
+    assert_eq!(raw::file_info(cd, Some("mscp"), "nofile", 1).0, code::SCARD_E_FILE_NOT_FOUND);
+    assert_eq!(raw::file_info(cd, Some("nodir"), "f", 1).0, code::SCARD_E_DIR_NOT_FOUND);
     ctx.user();
     c.create_file(Some("mscp"), "secret", 0, 5).unwrap();
-    assert_eq!(ffi::file_info(cd, Some("mscp"), "secret", 1), (0, 0, 5), "a new file: size 0, its AC");
+    assert_eq!(raw::file_info(cd, Some("mscp"), "secret", 1), (0, 0, 5), "a new file: size 0, its AC");
     // CardWriteFile (item 99): grows and shrinks, replaces the whole content.
     for len in [10, 1000, 3, 0, 2000] {
         let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
@@ -2890,7 +2903,7 @@ fn items_98_99_100_101_102_file_functions() {
     // Without authentication: readable files read, the rest is a security violation.
     assert_eq!(c.read_file(Some("mscp"), "pub").unwrap(), b"public");
     assert_eq!(err(c.read_file(Some("mscp"), "secret")), code::SCARD_W_SECURITY_VIOLATION);
-    assert_eq!(ffi::file_info(cd, Some("mscp"), "secret", 1).0, code::SCARD_W_SECURITY_VIOLATION, "Read is needed");
+    assert_eq!(raw::file_info(cd, Some("mscp"), "secret", 1).0, code::SCARD_W_SECURITY_VIOLATION, "Read is needed");
     assert_eq!(err(c.write_file(Some("mscp"), "pub", b"x")), code::SCARD_W_SECURITY_VIOLATION);
     assert_eq!(err(c.write_file(None, "cardcf", &[0; 6])), code::SCARD_W_SECURITY_VIOLATION);
     // CardDeleteFile (item 100).
@@ -2902,23 +2915,23 @@ fn items_98_99_100_101_102_file_functions() {
     c.delete_file(Some("mscp"), "pub").unwrap();
     assert_eq!(err(c.read_file(Some("mscp"), "pub")), code::SCARD_E_FILE_NOT_FOUND);
     // CardEnumFiles (item 101).
-    let (rv, block, cb) = ffi::enum_files_bytes(cd, Some(b"mscp"));
+    let (rv, block, cb) = raw::enum_files_bytes(cd, Some(b"mscp"));
     assert_eq!(rv, 0);
     assert_eq!(cb as usize, block.len());
     assert_eq!(block, b"cmapfile\0kxc00\0ksc01\0kxc02\0ksc03\0secret\0\0");
     c.create_directory("empty", 1).unwrap();
-    assert_eq!(ffi::enum_files_bytes(cd, Some(b"empty")).0, code::SCARD_E_FILE_NOT_FOUND, "an empty directory");
-    assert_eq!(ffi::enum_files_bytes(cd, Some(b"nodir")).0, code::SCARD_E_DIR_NOT_FOUND);
+    assert_eq!(raw::enum_files_bytes(cd, Some(b"empty")).0, code::SCARD_E_FILE_NOT_FOUND, "an empty directory");
+    assert_eq!(raw::enum_files_bytes(cd, Some(b"nodir")).0, code::SCARD_E_DIR_NOT_FOUND);
     c.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
-    assert_eq!(ffi::enum_files_bytes(cd, None).1, b"cardapps\0cardcf\0cardid\0\0", "everyone lists");
+    assert_eq!(raw::enum_files_bytes(cd, None).1, b"cardapps\0cardcf\0cardid\0\0", "everyone lists");
     // CardQueryFreeSpace (item 102).
-    assert_eq!(ffi::free_space(cd, 0, 1), (0, [1, misc::VALUE_UNKNOWN, 20, 24]));
-    assert_eq!(ffi::free_space(cd, 0, 0), (0, [1, misc::VALUE_UNKNOWN, 20, 24]));
-    assert_eq!(ffi::free_space(cd, 0, 2).0, code::ERROR_REVISION_MISMATCH);
-    assert_eq!(ffi::free_space(cd, 1, 1).0, code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::free_space(cd, 0, 1), (0, [1, misc::VALUE_UNKNOWN, 20, 24]));
+    assert_eq!(raw::free_space(cd, 0, 0), (0, [1, misc::VALUE_UNKNOWN, 20, 24]));
+    assert_eq!(raw::free_space(cd, 0, 2).0, code::ERROR_REVISION_MISMATCH);
+    assert_eq!(raw::free_space(cd, 1, 1).0, code::SCARD_E_INVALID_PARAMETER);
     ctx.admin();
     c.create_container(4, 1, keyspec::AT_ECDHE_P256, 0, None).unwrap();
-    assert_eq!(ffi::free_space(cd, 0, 1).1[2], 19, "one container fewer");
+    assert_eq!(raw::free_space(cd, 0, 1).1[2], 19, "one container fewer");
 }
 
 /// Items: 95, 96, 97, 104
@@ -2935,28 +2948,28 @@ fn items_95_96_97_104_gids_directories_and_file_creation() {
     let ctx = open_gids();
     let (c, cd) = (&ctx.csp, ctx.cd());
     // Everyone may not create (item 95).
-    assert_eq!(ffi::create_directory(cd, "app", 1), code::SCARD_W_SECURITY_VIOLATION);
-    assert_eq!(ffi::create_file(cd, Some("mscp"), "f", 0, 1), code::SCARD_W_SECURITY_VIOLATION);
+    assert_eq!(raw::create_directory(cd, "app", 1), code::SCARD_W_SECURITY_VIOLATION);
+    assert_eq!(raw::create_file(cd, Some("mscp"), "f", 0, 1), code::SCARD_W_SECURITY_VIOLATION);
     ctx.user();
     for ac in [0, 3, 4, -1] {
-        assert_eq!(ffi::create_directory(cd, "app", ac), code::SCARD_E_INVALID_PARAMETER, "directory AC {ac}");
+        assert_eq!(raw::create_directory(cd, "app", ac), code::SCARD_E_INVALID_PARAMETER, "directory AC {ac}");
     }
-    assert_eq!(ffi::create_directory(cd, "mscp", 1), code::ERROR_FILE_EXISTS);
-    assert_eq!(ffi::create_directory(cd, "CARDID", 1), code::ERROR_FILE_EXISTS, "a file of that name");
-    assert_eq!(ffi::create_directory(cd, "cardapps", 1), code::ERROR_FILE_EXISTS, "a file of that name");
-    assert_eq!(ffi::create_directory(cd, "app", 1), 0);
-    assert_eq!(ffi::create_directory(cd, "App", 1), code::ERROR_FILE_EXISTS);
+    assert_eq!(raw::create_directory(cd, "mscp", 1), code::ERROR_FILE_EXISTS);
+    assert_eq!(raw::create_directory(cd, "CARDID", 1), code::ERROR_FILE_EXISTS, "a file of that name");
+    assert_eq!(raw::create_directory(cd, "cardapps", 1), code::ERROR_FILE_EXISTS, "a file of that name");
+    assert_eq!(raw::create_directory(cd, "app", 1), 0);
+    assert_eq!(raw::create_directory(cd, "App", 1), code::ERROR_FILE_EXISTS);
     // CardCreateFile (item 97).
-    assert_eq!(ffi::create_file(cd, Some("mscp"), "", 0, 1), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::create_file(cd, Some("mscp"), "", 0, 1), code::SCARD_E_INVALID_PARAMETER);
     for ac in [0, 4, 7, -1] {
-        assert_eq!(ffi::create_file(cd, Some("mscp"), "f", 0, ac), code::SCARD_E_INVALID_PARAMETER, "AC {ac}");
+        assert_eq!(raw::create_file(cd, Some("mscp"), "f", 0, ac), code::SCARD_E_INVALID_PARAMETER, "AC {ac}");
     }
-    assert_eq!(ffi::create_file(cd, Some("mscp"), "cmapfile", 0, 1), code::ERROR_FILE_EXISTS);
-    assert_eq!(ffi::create_file(cd, Some("mscp"), "KXC00", 0, 1), code::ERROR_FILE_EXISTS);
-    assert_eq!(ffi::create_file(cd, None, "mscp", 0, 1), code::ERROR_FILE_EXISTS, "a directory of that name");
-    assert_eq!(ffi::create_file(cd, None, "cardcf", 6, 1), code::ERROR_FILE_EXISTS);
-    assert_eq!(ffi::create_file(cd, Some("nodir"), "f", 0, 1), code::SCARD_E_DIR_NOT_FOUND);
-    assert_eq!(ffi::create_file(cd, Some("app"), "f", 100, 1), 0);
+    assert_eq!(raw::create_file(cd, Some("mscp"), "cmapfile", 0, 1), code::ERROR_FILE_EXISTS);
+    assert_eq!(raw::create_file(cd, Some("mscp"), "KXC00", 0, 1), code::ERROR_FILE_EXISTS);
+    assert_eq!(raw::create_file(cd, None, "mscp", 0, 1), code::ERROR_FILE_EXISTS, "a directory of that name");
+    assert_eq!(raw::create_file(cd, None, "cardcf", 6, 1), code::ERROR_FILE_EXISTS);
+    assert_eq!(raw::create_file(cd, Some("nodir"), "f", 0, 1), code::SCARD_E_DIR_NOT_FOUND);
+    assert_eq!(raw::create_file(cd, Some("app"), "f", 100, 1), 0);
     assert_eq!(c.enum_files(Some("app")).unwrap(), ["f"], "it never creates directories, only the file");
     // On the card: another context sees both.
     let next = ctx.another(&AcquireOptions::default());
@@ -2976,13 +2989,13 @@ fn items_95_96_97_104_gids_directories_and_file_creation() {
     assert_eq!(err(next.csp.enum_files(Some("app"))), code::SCARD_E_DIR_NOT_FOUND, "gone from the card");
     // Directory access conditions (item 104): user-created directories, everyone lists them.
     ctx.user();
-    assert_eq!(ffi::create_directory(cd, "adm", 2), code::SCARD_E_UNSUPPORTED_FEATURE, "AdminCreateDeleteDirAc");
-    assert_eq!(ffi::create_directory(cd, "usr", 1), 0);
+    assert_eq!(raw::create_directory(cd, "adm", 2), code::SCARD_E_UNSUPPORTED_FEATURE, "AdminCreateDeleteDirAc");
+    assert_eq!(raw::create_directory(cd, "usr", 1), 0);
     c.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
     assert_eq!(err(c.enum_files(Some("usr"))), code::SCARD_E_FILE_NOT_FOUND, "everyone may list it (empty)");
-    assert_eq!(ffi::create_file(cd, Some("usr"), "f", 0, 1), code::SCARD_W_SECURITY_VIOLATION);
+    assert_eq!(raw::create_file(cd, Some("usr"), "f", 0, 1), code::SCARD_W_SECURITY_VIOLATION);
     ctx.admin();
-    assert_eq!(ffi::create_file(cd, Some("usr"), "f", 0, 1), 0, "the administrator creates files too");
+    assert_eq!(raw::create_file(cd, Some("usr"), "f", 0, 1), 0, "the administrator creates files too");
     assert_eq!(c.enum_files(Some("usr")).unwrap(), ["f"]);
     // No room for the directory on the card (item 95): SCARD_E_NO_MEMORY, and nothing changed.
     let small = open_sim(GidsSim::builder(b"checklist-small").capacity(1200).build().unwrap());
@@ -2991,7 +3004,7 @@ fn items_95_96_97_104_gids_directories_and_file_creation() {
     let filled =
         (0..1200usize).rev().step_by(4).find(|n| small.csp.write_file(Some("mscp"), "fill", &vec![7; *n]).is_ok());
     assert!(filled.is_some_and(|n| n > 500), "{filled:?}");
-    assert_eq!(ffi::create_directory(small.cd(), "full", 1), code::SCARD_E_NO_MEMORY);
+    assert_eq!(raw::create_directory(small.cd(), "full", 1), code::SCARD_E_NO_MEMORY);
     assert_eq!(err(small.csp.enum_files(Some("full"))), code::SCARD_E_DIR_NOT_FOUND);
     let next = small.another(&AcquireOptions::default());
     assert_eq!(err(next.csp.enum_files(Some("full"))), code::SCARD_E_DIR_NOT_FOUND);
@@ -3010,17 +3023,17 @@ fn items_98_99_100_101_102_gids_file_functions() {
     let ctx = open_gids();
     let (c, cd) = (&ctx.csp, ctx.cd());
     // CardGetFileInfo (item 98): version 0 is taken as 1, above 1 is a mismatch.
-    assert_eq!(ffi::file_info(cd, None, "cardid", 0), (0, 16, 3));
-    assert_eq!(ffi::file_info(cd, None, "cardid", 1), (0, 16, 3));
-    assert_eq!(ffi::file_info(cd, None, "cardcf", 1), (0, 6, 1));
-    assert_eq!(ffi::file_info(cd, None, "cardid", 2).0, code::ERROR_REVISION_MISMATCH);
+    assert_eq!(raw::file_info(cd, None, "cardid", 0), (0, 16, 3));
+    assert_eq!(raw::file_info(cd, None, "cardid", 1), (0, 16, 3));
+    assert_eq!(raw::file_info(cd, None, "cardcf", 1), (0, 6, 1));
+    assert_eq!(raw::file_info(cd, None, "cardid", 2).0, code::ERROR_REVISION_MISMATCH);
     let kxc00 = ctx.sim.certificate_file(0).unwrap();
-    assert_eq!(ffi::file_info(cd, Some("mscp"), "kxc00", 1), (0, u32::try_from(kxc00.len()).unwrap(), 1));
-    assert_eq!(ffi::file_info(cd, Some("mscp"), "nofile", 1).0, code::SCARD_E_FILE_NOT_FOUND);
-    assert_eq!(ffi::file_info(cd, Some("nodir"), "f", 1).0, code::SCARD_E_DIR_NOT_FOUND);
+    assert_eq!(raw::file_info(cd, Some("mscp"), "kxc00", 1), (0, u32::try_from(kxc00.len()).unwrap(), 1));
+    assert_eq!(raw::file_info(cd, Some("mscp"), "nofile", 1).0, code::SCARD_E_FILE_NOT_FOUND);
+    assert_eq!(raw::file_info(cd, Some("nodir"), "f", 1).0, code::SCARD_E_DIR_NOT_FOUND);
     ctx.user();
     c.create_file(Some("mscp"), "secret", 0, 5).unwrap();
-    assert_eq!(ffi::file_info(cd, Some("mscp"), "secret", 1), (0, 0, 5), "a new file: size 0, its AC");
+    assert_eq!(raw::file_info(cd, Some("mscp"), "secret", 1), (0, 0, 5), "a new file: size 0, its AC");
     // CardWriteFile (item 99): grows and shrinks, replaces the whole content, on the card.
     for len in [10, 1000, 3, 0, 2000] {
         let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
@@ -3040,7 +3053,7 @@ fn items_98_99_100_101_102_gids_file_functions() {
     // Without authentication: readable files read, the rest is a security violation.
     assert_eq!(c.read_file(Some("mscp"), "pub").unwrap(), b"public");
     assert_eq!(err(c.read_file(Some("mscp"), "secret")), code::SCARD_W_SECURITY_VIOLATION);
-    assert_eq!(ffi::file_info(cd, Some("mscp"), "secret", 1).0, code::SCARD_W_SECURITY_VIOLATION, "Read is needed");
+    assert_eq!(raw::file_info(cd, Some("mscp"), "secret", 1).0, code::SCARD_W_SECURITY_VIOLATION, "Read is needed");
     assert_eq!(err(c.write_file(Some("mscp"), "pub", b"x")), code::SCARD_W_SECURITY_VIOLATION);
     assert_eq!(err(c.write_file(None, "cardcf", &[0; 6])), code::SCARD_W_SECURITY_VIOLATION);
     // CardDeleteFile (item 100).
@@ -3055,24 +3068,24 @@ fn items_98_99_100_101_102_gids_file_functions() {
     assert_eq!(err(next.csp.read_file(Some("mscp"), "pub")), code::SCARD_E_FILE_NOT_FOUND, "gone from the card");
     drop(next);
     // CardEnumFiles (item 101).
-    let (rv, block, cb) = ffi::enum_files_bytes(cd, Some(b"mscp"));
+    let (rv, block, cb) = raw::enum_files_bytes(cd, Some(b"mscp"));
     assert_eq!(rv, 0);
     assert_eq!(cb as usize, block.len());
     assert_eq!(block, b"cmapfile\0kxc00\0kxc01\0secret\0\0");
     c.create_directory("empty", 1).unwrap();
-    assert_eq!(ffi::enum_files_bytes(cd, Some(b"empty")).0, code::SCARD_E_FILE_NOT_FOUND, "an empty directory");
-    assert_eq!(ffi::enum_files_bytes(cd, Some(b"nodir")).0, code::SCARD_E_DIR_NOT_FOUND);
+    assert_eq!(raw::enum_files_bytes(cd, Some(b"empty")).0, code::SCARD_E_FILE_NOT_FOUND, "an empty directory");
+    assert_eq!(raw::enum_files_bytes(cd, Some(b"nodir")).0, code::SCARD_E_DIR_NOT_FOUND);
     c.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
-    let (_, root, _) = ffi::enum_files_bytes(cd, None);
+    let (_, root, _) = raw::enum_files_bytes(cd, None);
     assert_eq!(root, b"cardid\0cardapps\0cardcf\0\0", "everyone lists (the master file's order)");
     // CardQueryFreeSpace (item 102): 2 of the 126 containers used, bytes unknown.
-    assert_eq!(ffi::free_space(cd, 0, 1), (0, [1, misc::VALUE_UNKNOWN, 124, 126]));
-    assert_eq!(ffi::free_space(cd, 0, 0), (0, [1, misc::VALUE_UNKNOWN, 124, 126]));
-    assert_eq!(ffi::free_space(cd, 0, 2).0, code::ERROR_REVISION_MISMATCH);
-    assert_eq!(ffi::free_space(cd, 1, 1).0, code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::free_space(cd, 0, 1), (0, [1, misc::VALUE_UNKNOWN, 124, 126]));
+    assert_eq!(raw::free_space(cd, 0, 0), (0, [1, misc::VALUE_UNKNOWN, 124, 126]));
+    assert_eq!(raw::free_space(cd, 0, 2).0, code::ERROR_REVISION_MISMATCH);
+    assert_eq!(raw::free_space(cd, 1, 1).0, code::SCARD_E_INVALID_PARAMETER);
     ctx.user();
     c.create_container(2, misc::CREATE_CONTAINER_KEY_GEN, keyspec::AT_KEYEXCHANGE, 1024, None).unwrap();
-    assert_eq!(ffi::free_space(cd, 0, 1).1[2], 123, "one container fewer");
+    assert_eq!(raw::free_space(cd, 0, 1).1[2], 123, "one container fewer");
     // A full card: the write that does not fit is SCARD_E_WRITE_TOO_MANY, and changes nothing.
     let small = open_sim(GidsSim::builder(b"checklist-small").capacity(1200).build().unwrap());
     small.user();
@@ -3438,43 +3451,43 @@ fn read_only_mode<S: SimCard>() {
     assert_eq!(dword(&c.get_property(prop::READ_ONLY, 0).unwrap()), 0, "neither a PIV nor a GIDS card is read-only");
     assert_eq!(c.query_capabilities().unwrap(), S::CAPABILITIES);
     let on = 1u32.to_le_bytes();
-    assert_eq!(ffi::set_property(cd, prop::READ_ONLY, Some(&on), 0), code::SCARD_W_SECURITY_VIOLATION);
+    assert_eq!(raw::set_property(cd, prop::READ_ONLY, Some(&on), 0), code::SCARD_W_SECURITY_VIOLATION);
     ctx.user();
-    assert_eq!(ffi::set_property(cd, prop::READ_ONLY, Some(&on), 0), code::SCARD_W_SECURITY_VIOLATION, "admin only");
+    assert_eq!(raw::set_property(cd, prop::READ_ONLY, Some(&on), 0), code::SCARD_W_SECURITY_VIOLATION, "admin only");
     ctx.admin();
-    assert_eq!(ffi::set_property(cd, prop::READ_ONLY, Some(&on), 0), 0);
+    assert_eq!(raw::set_property(cd, prop::READ_ONLY, Some(&on), 0), 0);
     assert_eq!(dword(&c.get_property(prop::READ_ONLY, 0).unwrap()), 1, "advertised (item 161)");
     // Item 163: the "No" entry points are SCARD_E_UNSUPPORTED_FEATURE.
     let unsupported = [
-        ("CardCreateDirectory", ffi::create_directory(cd, "app", 1)),
+        ("CardCreateDirectory", raw::create_directory(cd, "app", 1)),
         ("CardDeleteDirectory", err(c.delete_directory("mscp"))),
-        ("CardCreateFile", ffi::create_file(cd, Some("mscp"), "f", 0, 1)),
+        ("CardCreateFile", raw::create_file(cd, Some("mscp"), "f", 0, 1)),
         ("CardWriteFile", err(c.write_file(None, "cardcf", &[0; 6]))),
         ("CardDeleteFile", err(c.delete_file(Some("mscp"), "kxc00"))),
         ("CardCreateContainer", err(c.create_container(4, 1, keyspec::AT_ECDHE_P256, 0, None))),
         ("CardCreateContainerEx", err(c.create_container_ex(4, 1, keyspec::AT_ECDHE_P256, 0, 1))),
         ("CardDeleteContainer", err(c.delete_container(0))),
-        ("CardSetContainerProperty", ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &1u32.to_le_bytes(), 0)),
+        ("CardSetContainerProperty", raw::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &1u32.to_le_bytes(), 0)),
     ];
     for (what, rv) in unsupported {
         assert_eq!(rv, code::SCARD_E_UNSUPPORTED_FEATURE, "{what}");
     }
     // Item 164: no space, no key generation, no enrollment.
-    assert_eq!(ffi::free_space(cd, 0, 1).1[1..3], [0, 0]);
+    assert_eq!(raw::free_space(cd, 0, 1).1[1..3], [0, 0]);
     assert_eq!(dword(&c.get_property(prop::FREE_SPACE, 0).unwrap()[4..]), 0);
     assert_eq!(c.query_capabilities().unwrap(), (S::CAPABILITIES.0, false));
     assert_eq!(c.get_property(prop::CAPABILITIES, 0).unwrap()[8..], [0, 0, 0, 0]);
     assert_eq!(dword(&c.get_property(prop::X509_ENROLLMENT, 0).unwrap()), 0);
     // Item 117: only the parent window and the PIN context string can be set.
-    assert_eq!(ffi::set_property(cd, prop::PARENT_WINDOW, Some(&0usize.to_le_bytes()), 0), 0);
-    assert_eq!(ffi::set_property(cd, prop::PIN_CONTEXT_STRING, None, 0), 0);
+    assert_eq!(raw::set_property(cd, prop::PARENT_WINDOW, Some(&0usize.to_le_bytes()), 0), 0);
+    assert_eq!(raw::set_property(cd, prop::PIN_CONTEXT_STRING, None, 0), 0);
     for (name, value) in [
         (prop::CACHE_MODE, 3u32.to_le_bytes().to_vec()),
         (prop::X509_ENROLLMENT, 1u32.to_le_bytes().to_vec()),
         (prop::CARD_GUID, vec![7; 16]),
         (prop::SERIAL_NO, vec![1; 4]),
     ] {
-        let rv = ffi::set_property(cd, name, Some(&value), 0);
+        let rv = raw::set_property(cd, name, Some(&value), 0);
         assert!(rv == code::SCARD_E_UNSUPPORTED_FEATURE || rv == code::SCARD_W_SECURITY_VIOLATION, "{name}: {rv:#x}");
     }
     // Item 162: what a read-only card must still do.
@@ -3491,7 +3504,7 @@ fn read_only_mode<S: SimCard>() {
     // CP_CARD_READ_ONLY itself stays the administrator's (§4.5.5): back to read-write. (GIDS:
     // deauthenticating the user ended the administrator's authentication too, item 80.)
     ctx.admin();
-    assert_eq!(ffi::set_property(cd, prop::READ_ONLY, Some(&0u32.to_le_bytes()), 0), 0);
+    assert_eq!(raw::set_property(cd, prop::READ_ONLY, Some(&0u32.to_le_bytes()), 0), 0);
     if S::ECDH {
         c.create_container(4, 1, keyspec::AT_ECDHE_P256, 0, None).unwrap();
     } else {
@@ -3520,8 +3533,8 @@ fn set_property<S: SimCard>() {
     let (c, cd) = (&ctx.csp, ctx.cd());
     let hwnd = 0x42usize.to_le_bytes();
     // Item 114.
-    assert_eq!(ffi::set_property(cd, prop::PARENT_WINDOW, Some(&hwnd), 1), code::SCARD_E_INVALID_PARAMETER);
-    assert_eq!(ffi::set_property(cd, "Card Colour", Some(&[1]), 0), code::SCARD_E_UNSUPPORTED_FEATURE);
+    assert_eq!(raw::set_property(cd, prop::PARENT_WINDOW, Some(&hwnd), 1), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::set_property(cd, "Card Colour", Some(&[1]), 0), code::SCARD_E_UNSUPPORTED_FEATURE);
     for name in [
         prop::FREE_SPACE,
         prop::CAPABILITIES,
@@ -3533,20 +3546,20 @@ fn set_property<S: SimCard>() {
         prop::PADDING_SCHEMES,
         prop::CHAINING_MODES,
     ] {
-        let rv = ffi::set_property(cd, name, Some(&[0; 20]), 0);
+        let rv = raw::set_property(cd, name, Some(&[0; 20]), 0);
         assert!(rv == code::SCARD_E_UNSUPPORTED_FEATURE || rv == code::SCARD_W_SECURITY_VIOLATION, "{name}: {rv:#x}");
     }
     // Item 116: the parent window is an HWND (8 bytes; 0 allowed); the context string is copied.
-    assert_eq!(ffi::set_property(cd, prop::PARENT_WINDOW, Some(&hwnd[..4]), 0), code::SCARD_E_INVALID_PARAMETER);
-    assert_eq!(ffi::set_property(cd, prop::PARENT_WINDOW, Some(&0usize.to_le_bytes()), 0), 0);
-    assert_eq!(ffi::set_property(cd, prop::PARENT_WINDOW, Some(&hwnd), 0), 0);
+    assert_eq!(raw::set_property(cd, prop::PARENT_WINDOW, Some(&hwnd[..4]), 0), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::set_property(cd, prop::PARENT_WINDOW, Some(&0usize.to_le_bytes()), 0), 0);
+    assert_eq!(raw::set_property(cd, prop::PARENT_WINDOW, Some(&hwnd), 0), 0);
     assert_eq!(c.get_property(prop::PARENT_WINDOW, 0).unwrap(), hwnd);
     let mut text = utf16_bytes("Sign the lease");
-    assert_eq!(ffi::set_property(cd, prop::PIN_CONTEXT_STRING, Some(&text), 0), 0);
+    assert_eq!(raw::set_property(cd, prop::PIN_CONTEXT_STRING, Some(&text), 0), 0);
     text.fill(0x41);
     drop(text);
     assert_eq!(c.get_property(prop::PIN_CONTEXT_STRING, 0).unwrap(), utf16_bytes("Sign the lease"));
-    assert_eq!(ffi::set_property(cd, prop::PIN_CONTEXT_STRING, None, 0), 0, "pbData may be NULL");
+    assert_eq!(raw::set_property(cd, prop::PIN_CONTEXT_STRING, None, 0), 0, "pbData may be NULL");
     // Item 115: the administrator's properties.
     let admin_props: [(&str, Vec<u8>, u32); 6] = [
         (prop::CACHE_MODE, 3u32.to_le_bytes().to_vec(), 0),
@@ -3558,17 +3571,17 @@ fn set_property<S: SimCard>() {
     ];
     ctx.user();
     for (name, value, flags) in &admin_props {
-        assert_eq!(ffi::set_property(cd, name, Some(value), *flags), code::SCARD_W_SECURITY_VIOLATION, "{name}");
+        assert_eq!(raw::set_property(cd, name, Some(value), *flags), code::SCARD_W_SECURITY_VIOLATION, "{name}");
     }
     ctx.admin();
     // What PIV cannot change is unsupported (a PIN_INFO it cannot honour included).
     for (name, value, flags) in &admin_props[3..] {
-        assert_eq!(ffi::set_property(cd, name, Some(value), *flags), code::SCARD_E_UNSUPPORTED_FEATURE, "{name}");
+        assert_eq!(raw::set_property(cd, name, Some(value), *flags), code::SCARD_E_UNSUPPORTED_FEATURE, "{name}");
     }
     // The cache mode is honoured: NO_CACHE, and the CSP's cache is no longer used.
-    assert_eq!(ffi::set_property(cd, prop::CACHE_MODE, Some(&3u32.to_le_bytes()), 0), 0);
+    assert_eq!(raw::set_property(cd, prop::CACHE_MODE, Some(&3u32.to_le_bytes()), 0), 0);
     assert_eq!(dword(&c.get_property(prop::CACHE_MODE, 0).unwrap()), prop::CACHE_MODE_NO_CACHE);
-    assert_eq!(ffi::set_property(cd, prop::CACHE_MODE, Some(&4u32.to_le_bytes()), 0), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::set_property(cd, prop::CACHE_MODE, Some(&4u32.to_le_bytes()), 0), code::SCARD_E_INVALID_PARAMETER);
     let counts = || {
         let c = cache.lock().unwrap();
         (c.lookups, c.adds)
@@ -3577,17 +3590,17 @@ fn set_property<S: SimCard>() {
     c.read_file(Some("mscp"), "cmapfile").unwrap();
     c.read_file(Some("mscp"), "kxc00").unwrap();
     assert_eq!(counts(), before, "NO_CACHE: no cache callback");
-    assert_eq!(ffi::set_property(cd, prop::X509_ENROLLMENT, Some(&1u32.to_le_bytes()), 0), 0);
+    assert_eq!(raw::set_property(cd, prop::X509_ENROLLMENT, Some(&1u32.to_le_bytes()), 0), 0);
     assert_eq!(dword(&c.get_property(prop::X509_ENROLLMENT, 0).unwrap()), 1);
     // The GUID: by property, then by cardid, read back the same both ways.
-    assert_eq!(ffi::set_property(cd, prop::CARD_GUID, Some(&[0x5A; 16]), 0), 0);
+    assert_eq!(raw::set_property(cd, prop::CARD_GUID, Some(&[0x5A; 16]), 0), 0);
     assert_eq!(c.read_file(None, "cardid").unwrap(), [0x5A; 16]);
     assert_eq!(c.get_property(prop::CARD_GUID, 0).unwrap(), [0x5A; 16]);
     assert_eq!(ctx.sim.cardid(), [0x5A; 16], "written to the card (PIV: its CHUID; GIDS: cardid A012/DF20)");
     c.write_file(None, "cardid", &[0xA5; 16]).unwrap();
     assert_eq!(c.get_property(prop::CARD_GUID, 0).unwrap(), [0xA5; 16]);
     assert_eq!(c.read_file(None, "cardid").unwrap(), [0xA5; 16]);
-    assert_eq!(ffi::set_property(cd, prop::CARD_GUID, Some(&[1; 15]), 0), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::set_property(cd, prop::CARD_GUID, Some(&[1; 15]), 0), code::SCARD_E_INVALID_PARAMETER);
 }
 
 /// Items: 118, 119
@@ -3601,9 +3614,9 @@ fn items_118_119_capabilities_and_key_sizes() {
     let ctx = open();
     let (c, cd) = (&ctx.csp, ctx.cd());
     for version in [0, 1] {
-        assert_eq!(ffi::capabilities(cd, version), (0, [1, 1, 1]), "version {version}");
+        assert_eq!(raw::capabilities(cd, version), (0, [1, 1, 1]), "version {version}");
     }
-    assert_eq!(ffi::capabilities(cd, 2).0, code::ERROR_REVISION_MISMATCH);
+    assert_eq!(raw::capabilities(cd, 2).0, code::ERROR_REVISION_MISMATCH);
     assert_eq!(c.get_property(prop::CAPABILITIES, 0).unwrap(), [1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0]);
     let expected = [
         (keyspec::AT_KEYEXCHANGE, [1, 1024, 2048, 4096, 1024]),
@@ -3614,18 +3627,18 @@ fn items_118_119_capabilities_and_key_sizes() {
         (keyspec::AT_ECDHE_P384, [1, 384, 384, 384, 1]),
     ];
     for (spec, sizes) in expected {
-        let (rv, got) = ffi::query_key_sizes(cd, spec, 0);
+        let (rv, got) = raw::query_key_sizes(cd, spec, 0);
         assert_eq!((rv, got), (0, sizes), "key spec {spec}");
         let prop_value: Vec<u32> = c.get_property(prop::KEY_SIZES, spec).unwrap().chunks(4).map(dword).collect();
         assert_eq!(prop_value, sizes, "CP_CARD_KEYSIZES for {spec}");
     }
     for spec in [keyspec::AT_ECDSA_P521, keyspec::AT_ECDHE_P521] {
-        assert_eq!(ffi::query_key_sizes(cd, spec, 0).0, code::SCARD_E_UNSUPPORTED_FEATURE, "defined, unsupported");
+        assert_eq!(raw::query_key_sizes(cd, spec, 0).0, code::SCARD_E_UNSUPPORTED_FEATURE, "defined, unsupported");
     }
     for spec in [0, 9, 0x100] {
-        assert_eq!(ffi::query_key_sizes(cd, spec, 0).0, code::SCARD_E_INVALID_PARAMETER, "undefined {spec}");
+        assert_eq!(raw::query_key_sizes(cd, spec, 0).0, code::SCARD_E_INVALID_PARAMETER, "undefined {spec}");
     }
-    assert_eq!(ffi::query_key_sizes(cd, keyspec::AT_ECDSA_P256, 1).0, code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::query_key_sizes(cd, keyspec::AT_ECDSA_P256, 1).0, code::SCARD_E_INVALID_PARAMETER);
 }
 
 /// Items: 120, 121
@@ -3645,47 +3658,47 @@ fn items_120_121_container_properties() {
     let ctx = open_sim(sim);
     let cd = ctx.cd();
     // CardGetContainerProperty (item 120).
-    let (rv, needed, _) = ffi::container_property(cd, 0, prop::CONTAINER_INFO, 39, 0);
+    let (rv, needed, _) = raw::container_property(cd, 0, prop::CONTAINER_INFO, 39, 0);
     assert_eq!((rv, needed), (code::ERROR_INSUFFICIENT_BUFFER, 40));
-    assert_eq!(ffi::container_property(cd, 0, prop::CONTAINER_INFO, 40, 0).0, 0);
-    let (rv, needed, pin_id) = ffi::container_property(cd, 0, prop::PIN_IDENTIFIER, 4, 0);
+    assert_eq!(raw::container_property(cd, 0, prop::CONTAINER_INFO, 40, 0).0, 0);
+    let (rv, needed, pin_id) = raw::container_property(cd, 0, prop::PIN_IDENTIFIER, 4, 0);
     assert_eq!((rv, needed, dword(&pin_id)), (0, 4, pin::ROLE_USER));
-    let (rv, needed, _) = ffi::container_property(cd, 0, prop::PIN_IDENTIFIER, 3, 0);
+    let (rv, needed, _) = raw::container_property(cd, 0, prop::PIN_IDENTIFIER, 3, 0);
     assert_eq!((rv, needed), (code::ERROR_INSUFFICIENT_BUFFER, 4));
-    assert_eq!(ffi::container_property(cd, 0, "Colour", 64, 0).0, code::SCARD_E_INVALID_PARAMETER);
-    assert_eq!(ffi::container_property(cd, 0, prop::PIN_IDENTIFIER, 64, 1).0, code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::container_property(cd, 0, "Colour", 64, 0).0, code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::container_property(cd, 0, prop::PIN_IDENTIFIER, 64, 1).0, code::SCARD_E_INVALID_PARAMETER);
     for index in [1, 3, 30, 255] {
         for name in [prop::CONTAINER_INFO, prop::PIN_IDENTIFIER, prop::ASSOCIATED_ECDH_KEY] {
-            let rv = ffi::container_property(cd, index, name, 64, 0).0;
+            let rv = raw::container_property(cd, index, name, 64, 0).0;
             assert_eq!(rv, code::SCARD_E_NO_KEY_CONTAINER, "{name} of empty container {index}");
         }
     }
-    let (rv, _, assoc) = ffi::container_property(cd, 0, prop::ASSOCIATED_ECDH_KEY, 64, 0);
+    let (rv, _, assoc) = raw::container_property(cd, 0, prop::ASSOCIATED_ECDH_KEY, 64, 0);
     assert_eq!((rv, assoc[0]), (0, 2), "9A's ECDSA key is paired with 9D's ECDH key");
     // CardSetContainerProperty (item 121).
     let one = pin::ROLE_USER.to_le_bytes();
-    assert_eq!(ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &one, 0), code::SCARD_W_SECURITY_VIOLATION);
+    assert_eq!(raw::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &one, 0), code::SCARD_W_SECURITY_VIOLATION);
     ctx.user();
-    assert_eq!(ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &one, 1), code::SCARD_E_INVALID_PARAMETER);
-    assert_eq!(ffi::set_container_property(cd, 0, "Colour", &one, 0), code::SCARD_E_INVALID_PARAMETER);
-    assert_eq!(ffi::set_container_property(cd, 1, prop::PIN_IDENTIFIER, &one, 0), code::SCARD_E_NO_KEY_CONTAINER);
-    assert_eq!(ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &one, 0), 0, "its current PIN");
+    assert_eq!(raw::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &one, 1), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::set_container_property(cd, 0, "Colour", &one, 0), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::set_container_property(cd, 1, prop::PIN_IDENTIFIER, &one, 0), code::SCARD_E_NO_KEY_CONTAINER);
+    assert_eq!(raw::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &one, 0), 0, "its current PIN");
     let admin = pin::ROLE_ADMIN.to_le_bytes();
-    assert_eq!(ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &admin, 0), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &admin, 0), code::SCARD_E_INVALID_PARAMETER);
     let three = 3u32.to_le_bytes();
     assert_eq!(
-        ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &three, 0),
+        raw::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &three, 0),
         code::SCARD_E_UNSUPPORTED_FEATURE,
         "a PIV slot's PIN policy is fixed"
     );
-    assert_eq!(ffi::set_container_property(cd, 0, prop::ASSOCIATED_ECDH_KEY, &[4], 0), 0);
-    assert_eq!(ffi::container_property(cd, 0, prop::ASSOCIATED_ECDH_KEY, 64, 0).2[0], 4);
+    assert_eq!(raw::set_container_property(cd, 0, prop::ASSOCIATED_ECDH_KEY, &[4], 0), 0);
+    assert_eq!(raw::container_property(cd, 0, prop::ASSOCIATED_ECDH_KEY, 64, 0).2[0], 4);
     assert_eq!(
-        ffi::set_container_property(cd, 0, prop::ASSOCIATED_ECDH_KEY, &[0], 0),
+        raw::set_container_property(cd, 0, prop::ASSOCIATED_ECDH_KEY, &[0], 0),
         code::SCARD_E_INVALID_PARAMETER,
         "not an ECDH key"
     );
-    assert_eq!(ffi::set_container_property(cd, 0, prop::ASSOCIATED_ECDH_KEY, &[9], 0), code::SCARD_E_NO_KEY_CONTAINER);
+    assert_eq!(raw::set_container_property(cd, 0, prop::ASSOCIATED_ECDH_KEY, &[9], 0), code::SCARD_E_NO_KEY_CONTAINER);
 }
 
 // ===== K. Key containers and public-key blobs =====
@@ -3704,9 +3717,9 @@ fn items_118_119_gids_capabilities_and_key_sizes() {
     let ctx = open_gids();
     let (c, cd) = (&ctx.csp, ctx.cd());
     for version in [0, 1] {
-        assert_eq!(ffi::capabilities(cd, version), (0, [1, 0, 1]), "version {version}");
+        assert_eq!(raw::capabilities(cd, version), (0, [1, 0, 1]), "version {version}");
     }
-    assert_eq!(ffi::capabilities(cd, 2).0, code::ERROR_REVISION_MISMATCH);
+    assert_eq!(raw::capabilities(cd, 2).0, code::ERROR_REVISION_MISMATCH);
     assert_eq!(c.get_property(prop::CAPABILITIES, 0).unwrap(), [1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
     // The card does hold the CSP's compressed form: kxc00 decompresses to the certificate of
     // container 0's key.
@@ -3717,23 +3730,23 @@ fn items_118_119_gids_capabilities_and_key_sizes() {
     assert_eq!(card_edges::key::PublicKey::from_certificate(&der).unwrap().spki, ctx.sim.container_spki(0).unwrap());
     assert_eq!(compressed_certificate(&der), file, "zlib at the default level, as the card stores it");
     for spec in [keyspec::AT_KEYEXCHANGE, keyspec::AT_SIGNATURE] {
-        let (rv, got) = ffi::query_key_sizes(cd, spec, 0);
+        let (rv, got) = raw::query_key_sizes(cd, spec, 0);
         assert_eq!((rv, got), (0, [1, 1024, 2048, 4096, 1024]), "key spec {spec}");
         let prop_value: Vec<u32> = c.get_property(prop::KEY_SIZES, spec).unwrap().chunks(4).map(dword).collect();
         assert_eq!(prop_value, [1, 1024, 2048, 4096, 1024], "CP_CARD_KEYSIZES for {spec}");
     }
     for spec in keyspec::AT_ECDSA_P256..=keyspec::AT_ECDHE_P521 {
         assert_eq!(
-            ffi::query_key_sizes(cd, spec, 0).0,
+            raw::query_key_sizes(cd, spec, 0).0,
             code::SCARD_E_UNSUPPORTED_FEATURE,
             "ECC {spec}: defined, unsupported"
         );
         assert_eq!(err(c.get_property(prop::KEY_SIZES, spec)), code::SCARD_E_UNSUPPORTED_FEATURE);
     }
     for spec in [0, 9, 0x100] {
-        assert_eq!(ffi::query_key_sizes(cd, spec, 0).0, code::SCARD_E_INVALID_PARAMETER, "undefined {spec}");
+        assert_eq!(raw::query_key_sizes(cd, spec, 0).0, code::SCARD_E_INVALID_PARAMETER, "undefined {spec}");
     }
-    assert_eq!(ffi::query_key_sizes(cd, keyspec::AT_KEYEXCHANGE, 1).0, code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::query_key_sizes(cd, keyspec::AT_KEYEXCHANGE, 1).0, code::SCARD_E_INVALID_PARAMETER);
     // What the sizes say is what the card generates.
     ctx.user();
     for bits in [1024, 2048] {
@@ -3758,54 +3771,54 @@ fn items_120_121_gids_container_properties() {
     let ctx = open_gids();
     let cd = ctx.cd();
     // CardGetContainerProperty (item 120).
-    let (rv, needed, _) = ffi::container_property(cd, 0, prop::CONTAINER_INFO, 39, 0);
+    let (rv, needed, _) = raw::container_property(cd, 0, prop::CONTAINER_INFO, 39, 0);
     assert_eq!((rv, needed), (code::ERROR_INSUFFICIENT_BUFFER, 40));
-    assert_eq!(ffi::container_property(cd, 0, prop::CONTAINER_INFO, 40, 0).0, 0);
+    assert_eq!(raw::container_property(cd, 0, prop::CONTAINER_INFO, 40, 0).0, 0);
     assert_eq!(ctx.csp.get_container_property(1, prop::CONTAINER_INFO).unwrap(), ctx.csp.container_info(1).unwrap().1);
     for index in [0, 1] {
-        let (rv, needed, pin_id) = ffi::container_property(cd, index, prop::PIN_IDENTIFIER, 4, 0);
+        let (rv, needed, pin_id) = raw::container_property(cd, index, prop::PIN_IDENTIFIER, 4, 0);
         assert_eq!((rv, needed, dword(&pin_id)), (0, 4, pin::ROLE_USER));
     }
-    let (rv, needed, _) = ffi::container_property(cd, 0, prop::PIN_IDENTIFIER, 3, 0);
+    let (rv, needed, _) = raw::container_property(cd, 0, prop::PIN_IDENTIFIER, 3, 0);
     assert_eq!((rv, needed), (code::ERROR_INSUFFICIENT_BUFFER, 4));
-    assert_eq!(ffi::container_property(cd, 0, "Colour", 64, 0).0, code::SCARD_E_INVALID_PARAMETER);
-    assert_eq!(ffi::container_property(cd, 0, prop::PIN_IDENTIFIER, 64, 1).0, code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::container_property(cd, 0, "Colour", 64, 0).0, code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::container_property(cd, 0, prop::PIN_IDENTIFIER, 64, 1).0, code::SCARD_E_INVALID_PARAMETER);
     for index in [2, 3, 125, 126, 255] {
         for name in [prop::CONTAINER_INFO, prop::PIN_IDENTIFIER, prop::ASSOCIATED_ECDH_KEY] {
-            let rv = ffi::container_property(cd, index, name, 64, 0).0;
+            let rv = raw::container_property(cd, index, name, 64, 0).0;
             assert_eq!(rv, code::SCARD_E_NO_KEY_CONTAINER, "{name} of empty container {index}");
         }
     }
     assert_eq!(
-        ffi::container_property(cd, 0, prop::ASSOCIATED_ECDH_KEY, 64, 0).0,
+        raw::container_property(cd, 0, prop::ASSOCIATED_ECDH_KEY, 64, 0).0,
         code::SCARD_E_UNSUPPORTED_FEATURE,
         "an RSA key has no associated ECDH key"
     );
     // CardSetContainerProperty (item 121).
     let one = pin::ROLE_USER.to_le_bytes();
-    assert_eq!(ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &one, 0), code::SCARD_W_SECURITY_VIOLATION);
+    assert_eq!(raw::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &one, 0), code::SCARD_W_SECURITY_VIOLATION);
     ctx.admin();
-    assert_eq!(ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &one, 0), 0, "the admin PIN may update it");
+    assert_eq!(raw::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &one, 0), 0, "the admin PIN may update it");
     ctx.csp.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
     ctx.user();
-    assert_eq!(ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &one, 1), code::SCARD_E_INVALID_PARAMETER);
-    assert_eq!(ffi::set_container_property(cd, 0, "Colour", &one, 0), code::SCARD_E_INVALID_PARAMETER);
-    assert_eq!(ffi::set_container_property(cd, 2, prop::PIN_IDENTIFIER, &one, 0), code::SCARD_E_NO_KEY_CONTAINER);
-    assert_eq!(ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &one, 0), 0, "its current PIN");
+    assert_eq!(raw::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &one, 1), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::set_container_property(cd, 0, "Colour", &one, 0), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::set_container_property(cd, 2, prop::PIN_IDENTIFIER, &one, 0), code::SCARD_E_NO_KEY_CONTAINER);
+    assert_eq!(raw::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &one, 0), 0, "its current PIN");
     let admin = pin::ROLE_ADMIN.to_le_bytes();
-    assert_eq!(ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &admin, 0), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &admin, 0), code::SCARD_E_INVALID_PARAMETER);
     assert_eq!(
-        ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &3u32.to_le_bytes(), 0),
+        raw::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &3u32.to_le_bytes(), 0),
         code::SCARD_E_UNSUPPORTED_FEATURE,
         "GIDS keys are guarded by the user PIN"
     );
-    assert_eq!(ffi::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &[1, 0], 0), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::set_container_property(cd, 0, prop::PIN_IDENTIFIER, &[1, 0], 0), code::SCARD_E_INVALID_PARAMETER);
     assert_eq!(
-        ffi::set_container_property(cd, 0, prop::ASSOCIATED_ECDH_KEY, &[1], 0),
+        raw::set_container_property(cd, 0, prop::ASSOCIATED_ECDH_KEY, &[1], 0),
         code::SCARD_E_INVALID_PARAMETER,
         "no ECDH key to associate"
     );
-    assert_eq!(ffi::set_container_property(cd, 9, prop::ASSOCIATED_ECDH_KEY, &[1], 0), code::SCARD_E_NO_KEY_CONTAINER);
+    assert_eq!(raw::set_container_property(cd, 9, prop::ASSOCIATED_ECDH_KEY, &[1], 0), code::SCARD_E_NO_KEY_CONTAINER);
     assert_eq!(ctx.csp.get_container_property(0, prop::PIN_IDENTIFIER).unwrap(), one, "unchanged");
 }
 
@@ -3832,24 +3845,24 @@ fn items_122_to_125_128_to_132_containers() {
     // Checked before card I/O, unsupported conditions first (items 9, 123, 124).
     let apdus = ctx.apdus();
     let refused = [
-        ("KEY_IMPORT with a blob", ffi::create_container(cd, 4, 2, 1, 2048, Some(&[7, 2, 0, 0, 0, 0xA4, 0, 0]), None)),
-        ("KEY_IMPORT without a blob", ffi::create_container(cd, 4, 2, 1, 2048, None, None)),
-        ("KEY_IMPORT, Ex, PinId 9", ffi::create_container(cd, 4, 2, 1, 2048, None, Some(9))),
-        ("P-521 ECDSA", ffi::create_container(cd, 4, 1, keyspec::AT_ECDSA_P521, 0, None, None)),
-        ("P-521 ECDH, Ex, PinId 9", ffi::create_container(cd, 4, 1, keyspec::AT_ECDHE_P521, 0, None, Some(9))),
+        ("KEY_IMPORT with a blob", raw::create_container(cd, 4, 2, 1, 2048, Some(&[7, 2, 0, 0, 0, 0xA4, 0, 0]), None)),
+        ("KEY_IMPORT without a blob", raw::create_container(cd, 4, 2, 1, 2048, None, None)),
+        ("KEY_IMPORT, Ex, PinId 9", raw::create_container(cd, 4, 2, 1, 2048, None, Some(9))),
+        ("P-521 ECDSA", raw::create_container(cd, 4, 1, keyspec::AT_ECDSA_P521, 0, None, None)),
+        ("P-521 ECDH, Ex, PinId 9", raw::create_container(cd, 4, 1, keyspec::AT_ECDHE_P521, 0, None, Some(9))),
     ];
     for (what, rv) in refused {
         assert_eq!(rv, code::SCARD_E_UNSUPPORTED_FEATURE, "{what}");
     }
     let invalid = [
-        ("flags 0", ffi::create_container(cd, 4, 0, keyspec::AT_ECDHE_P256, 0, None, None)),
-        ("flags 3", ffi::create_container(cd, 4, 3, keyspec::AT_ECDHE_P256, 0, None, None)),
-        ("key spec 0", ffi::create_container(cd, 4, 1, 0, 0, None, None)),
-        ("key spec 9", ffi::create_container(cd, 4, 1, 9, 0, None, None)),
-        ("ECC key size 123", ffi::create_container(cd, 4, 1, keyspec::AT_ECDHE_P256, 123, None, None)),
-        ("RSA key size 1000", ffi::create_container(cd, 4, 1, keyspec::AT_KEYEXCHANGE, 1000, None, None)),
-        ("Ex PinId 8", ffi::create_container(cd, 4, 1, keyspec::AT_ECDHE_P256, 0, None, Some(8))),
-        ("Ex ROLE_ADMIN", ffi::create_container(cd, 4, 1, keyspec::AT_ECDHE_P256, 0, None, Some(pin::ROLE_ADMIN))),
+        ("flags 0", raw::create_container(cd, 4, 0, keyspec::AT_ECDHE_P256, 0, None, None)),
+        ("flags 3", raw::create_container(cd, 4, 3, keyspec::AT_ECDHE_P256, 0, None, None)),
+        ("key spec 0", raw::create_container(cd, 4, 1, 0, 0, None, None)),
+        ("key spec 9", raw::create_container(cd, 4, 1, 9, 0, None, None)),
+        ("ECC key size 123", raw::create_container(cd, 4, 1, keyspec::AT_ECDHE_P256, 123, None, None)),
+        ("RSA key size 1000", raw::create_container(cd, 4, 1, keyspec::AT_KEYEXCHANGE, 1000, None, None)),
+        ("Ex PinId 8", raw::create_container(cd, 4, 1, keyspec::AT_ECDHE_P256, 0, None, Some(8))),
+        ("Ex ROLE_ADMIN", raw::create_container(cd, 4, 1, keyspec::AT_ECDHE_P256, 0, None, Some(pin::ROLE_ADMIN))),
     ];
     for (what, rv) in invalid {
         assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "{what}");
@@ -3857,45 +3870,45 @@ fn items_122_to_125_128_to_132_containers() {
     assert_eq!(ctx.apdus(), apdus, "no card I/O for a refused request");
     // Index = slot (item 122); out of range (item 125).
     for index in [24, 100, 255] {
-        let rv = ffi::create_container(cd, index, 1, keyspec::AT_ECDHE_P256, 0, None, None);
+        let rv = raw::create_container(cd, index, 1, keyspec::AT_ECDHE_P256, 0, None, None);
         assert_eq!(rv, code::SCARD_E_NO_KEY_CONTAINER, "index {index}");
     }
-    assert_eq!(ffi::create_container(cd, 4, 1, keyspec::AT_ECDHE_P256, 0, None, None), 0);
+    assert_eq!(raw::create_container(cd, 4, 1, keyspec::AT_ECDHE_P256, 0, None, None), 0);
     let first = ctx.csp.container_info(4).unwrap().1;
     assert_eq!(&first[..8], &[0x45, 0x43, 0x4B, 0x31, 32, 0, 0, 0], "BCRYPT_ECDH_PUBLIC_P256_MAGIC, cbKey 32");
     let slot82 = ctx.sim.public_key(0x82).unwrap();
     assert_eq!(&slot82[slot82.len() - 64..], &first[8..], "container 4 is the key in slot 82");
     // Overwritten by a new key (item 125); Ex with the slot's own PIN (item 128).
-    let rv = ffi::create_container(cd, 4, 1, keyspec::AT_ECDHE_P256, 256, None, Some(pin::ROLE_USER));
+    let rv = raw::create_container(cd, 4, 1, keyspec::AT_ECDHE_P256, 256, None, Some(pin::ROLE_USER));
     assert_eq!(rv, 0);
     let second = ctx.csp.container_info(4).unwrap().1;
     assert_ne!(second, first, "the existing container was overwritten");
-    let rv = ffi::create_container(cd, 5, 1, keyspec::AT_ECDHE_P256, 0, None, Some(3));
+    let rv = raw::create_container(cd, 5, 1, keyspec::AT_ECDHE_P256, 0, None, Some(3));
     assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "a retired slot is guarded by the user PIN, not PIN 3");
     assert_eq!(ctx.csp.get_container_property(4, prop::PIN_IDENTIFIER).unwrap(), pin::ROLE_USER.to_le_bytes());
     // CardDeleteContainer (item 129): nothing there is success.
     for index in [5, 23, 24, 255] {
-        assert_eq!(ffi::delete_container(cd, index, 0), 0, "index {index}");
+        assert_eq!(raw::delete_container(cd, index, 0), 0, "index {index}");
     }
     // CardGetContainerInfo (item 130): versions, empty containers, no authentication needed.
-    assert_eq!(ffi::structure_version_codes(cd, 2).iter().filter(|(w, _)| w.contains("Container")).count(), 2);
-    for (what, rv) in ffi::structure_version_codes(cd, 2) {
+    assert_eq!(raw::structure_version_codes(cd, 2).iter().filter(|(w, _)| w.contains("Container")).count(), 2);
+    for (what, rv) in raw::structure_version_codes(cd, 2) {
         assert_eq!(rv, code::ERROR_REVISION_MISMATCH, "{what} version 2");
     }
-    for (what, rv) in ffi::structure_version_codes(cd, 0) {
+    for (what, rv) in raw::structure_version_codes(cd, 0) {
         assert_eq!(rv, 0, "{what} version 0 is taken as 1");
     }
     ctx.csp.deauthenticate_ex(pin::set_of(pin::ROLE_USER)).unwrap();
     for index in [1, 3, 5, 24, 255] {
-        assert_eq!(ffi::container_info_blobs(cd, index, 0).0, code::SCARD_E_NO_KEY_CONTAINER, "index {index}");
+        assert_eq!(raw::container_info_blobs(cd, index, 0).0, code::SCARD_E_NO_KEY_CONTAINER, "index {index}");
     }
     // ECC blobs (items 131, 132): ECDSA in the signature slot, ECDH in the key-exchange slot.
-    let (rv, sig, kx) = ffi::container_info_blobs(cd, 0, 0);
+    let (rv, sig, kx) = raw::container_info_blobs(cd, 0, 0);
     assert_eq!(rv, 0);
     assert!(kx.is_none(), "an absent key: NULL and 0");
     let sig = sig.unwrap();
     assert_eq!((dword(&sig), dword(&sig[4..]), sig.len()), (crypt::ECDSA_PUBLIC_P384_MAGIC, 48, 8 + 96));
-    let (_, sig, kx) = ffi::container_info_blobs(cd, 2, 0);
+    let (_, sig, kx) = raw::container_info_blobs(cd, 2, 0);
     assert!(sig.is_none());
     let kx = kx.unwrap();
     assert_eq!((dword(&kx), dword(&kx[4..]), kx.len()), (crypt::ECDH_PUBLIC_P384_MAGIC, 48, 8 + 96));
@@ -4017,29 +4030,29 @@ fn items_122_to_125_128_to_131_gids_containers() {
     let keygen = misc::CREATE_CONTAINER_KEY_GEN;
     let apdus = ctx.apdus();
     let unsupported = [
-        ("ECDSA P-256", ffi::create_container(cd, 2, keygen, keyspec::AT_ECDSA_P256, 0, None, None)),
-        ("ECDSA P-384", ffi::create_container(cd, 2, keygen, keyspec::AT_ECDSA_P384, 0, None, None)),
-        ("ECDSA P-521", ffi::create_container(cd, 2, keygen, keyspec::AT_ECDSA_P521, 0, None, None)),
-        ("ECDH P-256", ffi::create_container(cd, 2, keygen, keyspec::AT_ECDHE_P256, 0, None, None)),
-        ("ECDH P-384, Ex", ffi::create_container(cd, 2, keygen, keyspec::AT_ECDHE_P384, 0, None, Some(1))),
-        ("ECDH P-521, Ex, PinId 9", ffi::create_container(cd, 2, keygen, keyspec::AT_ECDHE_P521, 0, None, Some(9))),
+        ("ECDSA P-256", raw::create_container(cd, 2, keygen, keyspec::AT_ECDSA_P256, 0, None, None)),
+        ("ECDSA P-384", raw::create_container(cd, 2, keygen, keyspec::AT_ECDSA_P384, 0, None, None)),
+        ("ECDSA P-521", raw::create_container(cd, 2, keygen, keyspec::AT_ECDSA_P521, 0, None, None)),
+        ("ECDH P-256", raw::create_container(cd, 2, keygen, keyspec::AT_ECDHE_P256, 0, None, None)),
+        ("ECDH P-384, Ex", raw::create_container(cd, 2, keygen, keyspec::AT_ECDHE_P384, 0, None, Some(1))),
+        ("ECDH P-521, Ex, PinId 9", raw::create_container(cd, 2, keygen, keyspec::AT_ECDHE_P521, 0, None, Some(9))),
     ];
     for (what, rv) in unsupported {
         assert_eq!(rv, code::SCARD_E_UNSUPPORTED_FEATURE, "{what}");
     }
     let invalid = [
-        ("flags 0", ffi::create_container(cd, 2, 0, keyspec::AT_KEYEXCHANGE, 2048, None, None)),
-        ("flags 3", ffi::create_container(cd, 2, 3, keyspec::AT_KEYEXCHANGE, 2048, None, None)),
-        ("key spec 0", ffi::create_container(cd, 2, keygen, 0, 2048, None, None)),
-        ("key spec 9", ffi::create_container(cd, 2, keygen, 9, 2048, None, None)),
-        ("RSA 1000", ffi::create_container(cd, 2, keygen, keyspec::AT_KEYEXCHANGE, 1000, None, None)),
-        ("RSA 1536", ffi::create_container(cd, 2, keygen, keyspec::AT_KEYEXCHANGE, 1536, None, None)),
-        ("RSA 512", ffi::create_container(cd, 2, keygen, keyspec::AT_SIGNATURE, 512, None, None)),
-        ("RSA 8192", ffi::create_container(cd, 2, keygen, keyspec::AT_SIGNATURE, 8192, None, None)),
-        ("RSA 0", ffi::create_container(cd, 2, keygen, keyspec::AT_KEYEXCHANGE, 0, None, None)),
-        ("Ex PinId 8", ffi::create_container(cd, 2, keygen, keyspec::AT_KEYEXCHANGE, 1024, None, Some(8))),
-        ("Ex ROLE_ADMIN", ffi::create_container(cd, 2, keygen, keyspec::AT_KEYEXCHANGE, 1024, None, Some(2))),
-        ("Ex PinId 3", ffi::create_container(cd, 2, keygen, keyspec::AT_KEYEXCHANGE, 1024, None, Some(3))),
+        ("flags 0", raw::create_container(cd, 2, 0, keyspec::AT_KEYEXCHANGE, 2048, None, None)),
+        ("flags 3", raw::create_container(cd, 2, 3, keyspec::AT_KEYEXCHANGE, 2048, None, None)),
+        ("key spec 0", raw::create_container(cd, 2, keygen, 0, 2048, None, None)),
+        ("key spec 9", raw::create_container(cd, 2, keygen, 9, 2048, None, None)),
+        ("RSA 1000", raw::create_container(cd, 2, keygen, keyspec::AT_KEYEXCHANGE, 1000, None, None)),
+        ("RSA 1536", raw::create_container(cd, 2, keygen, keyspec::AT_KEYEXCHANGE, 1536, None, None)),
+        ("RSA 512", raw::create_container(cd, 2, keygen, keyspec::AT_SIGNATURE, 512, None, None)),
+        ("RSA 8192", raw::create_container(cd, 2, keygen, keyspec::AT_SIGNATURE, 8192, None, None)),
+        ("RSA 0", raw::create_container(cd, 2, keygen, keyspec::AT_KEYEXCHANGE, 0, None, None)),
+        ("Ex PinId 8", raw::create_container(cd, 2, keygen, keyspec::AT_KEYEXCHANGE, 1024, None, Some(8))),
+        ("Ex ROLE_ADMIN", raw::create_container(cd, 2, keygen, keyspec::AT_KEYEXCHANGE, 1024, None, Some(2))),
+        ("Ex PinId 3", raw::create_container(cd, 2, keygen, keyspec::AT_KEYEXCHANGE, 1024, None, Some(3))),
     ];
     for (what, rv) in invalid {
         assert_eq!(rv, code::SCARD_E_INVALID_PARAMETER, "{what}");
@@ -4047,12 +4060,12 @@ fn items_122_to_125_128_to_131_gids_containers() {
     assert_eq!(ctx.apdus(), apdus, "no card I/O for a refused request");
     // Out of range (item 125): the 126 key references 81..FE.
     for index in [126, 200, 255] {
-        let rv = ffi::create_container(cd, index, keygen, keyspec::AT_KEYEXCHANGE, 1024, None, None);
+        let rv = raw::create_container(cd, index, keygen, keyspec::AT_KEYEXCHANGE, 1024, None, None);
         assert_eq!(rv, code::SCARD_E_NO_KEY_CONTAINER, "index {index}");
     }
     assert_eq!(ctx.apdus(), apdus, "an index no key reference has is refused without card I/O");
     // Index = container (item 122): generation in container 2 (key file B083), Ex with the user PIN.
-    assert_eq!(ffi::create_container(cd, 2, keygen, keyspec::AT_SIGNATURE, 1024, None, Some(pin::ROLE_USER)), 0);
+    assert_eq!(raw::create_container(cd, 2, keygen, keyspec::AT_SIGNATURE, 1024, None, Some(pin::ROLE_USER)), 0);
     let (sig, kx) = ctx.csp.container_info(2).unwrap();
     assert!(kx.is_empty(), "a signature key in the signature slot");
     let spki = ctx.sim.public_key(0x83).unwrap();
@@ -4064,7 +4077,7 @@ fn items_122_to_125_128_to_131_gids_containers() {
     assert_eq!(ctx.csp.get_container_property(2, prop::PIN_IDENTIFIER).unwrap(), pin::ROLE_USER.to_le_bytes());
     sign_verified(&ctx, 2, &Sha256::digest(b"new key"));
     // Overwritten by a new key (item 125), of another size and kind.
-    assert_eq!(ffi::create_container(cd, 2, keygen, keyspec::AT_KEYEXCHANGE, 2048, None, None), 0);
+    assert_eq!(raw::create_container(cd, 2, keygen, keyspec::AT_KEYEXCHANGE, 2048, None, None), 0);
     let (sig2, kx2) = ctx.csp.container_info(2).unwrap();
     assert!(sig2.is_empty() && kx2.len() == 20 + 256, "the existing container was overwritten");
     assert_ne!(ctx.sim.public_key(0x83).unwrap(), spki, "a new key on the card");
@@ -4074,22 +4087,22 @@ fn items_122_to_125_128_to_131_gids_containers() {
     sign_verified(&ctx, 2, &Sha256::digest(b"overwritten"));
     // CardDeleteContainer (item 129): nothing there is success; a real one goes.
     for index in [5, 125, 126, 255] {
-        assert_eq!(ffi::delete_container(cd, index, 0), 0, "index {index}");
+        assert_eq!(raw::delete_container(cd, index, 0), 0, "index {index}");
     }
-    assert_eq!(ffi::delete_container(cd, 2, 0), 0);
+    assert_eq!(raw::delete_container(cd, 2, 0), 0);
     assert_eq!(err(ctx.csp.container_info(2)), code::SCARD_E_NO_KEY_CONTAINER);
     assert_eq!(ctx.sim.public_key(0x83), None, "the key file is gone");
     // CardGetContainerInfo (item 130): versions, empty containers, no authentication needed.
-    for (what, rv) in ffi::structure_version_codes(cd, 2) {
+    for (what, rv) in raw::structure_version_codes(cd, 2) {
         assert_eq!(rv, code::ERROR_REVISION_MISMATCH, "{what} version 2 (checked first)");
     }
     ctx.csp.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
     for index in [2, 3, 125, 126, 255] {
-        assert_eq!(ffi::container_info_blobs(cd, index, 0).0, code::SCARD_E_NO_KEY_CONTAINER, "index {index}");
+        assert_eq!(raw::container_info_blobs(cd, index, 0).0, code::SCARD_E_NO_KEY_CONTAINER, "index {index}");
     }
     // RSA blobs (item 131) of the card's own keys: key exchange, 2048 and 3072 bits.
     for (index, bits) in [(0u8, 2048), (1, 3072)] {
-        let (rv, sig, kx) = ffi::container_info_blobs(cd, index, 0);
+        let (rv, sig, kx) = raw::container_info_blobs(cd, index, 0);
         assert_eq!(rv, 0);
         assert!(sig.is_none(), "an absent key: NULL and 0");
         let kx = kx.unwrap();
@@ -4121,12 +4134,12 @@ fn items_123_124_125_126_127_gids_key_import() {
     let cmap = ctx.csp.read_file(Some("mscp"), "cmapfile").unwrap();
     // Without the user PIN, and as the administrator alone: refused by the card, nothing left.
     assert_eq!(
-        ffi::create_container(cd, 2, import, keyspec::AT_KEYEXCHANGE, 2048, Some(&keyx), None),
+        raw::create_container(cd, 2, import, keyspec::AT_KEYEXCHANGE, 2048, Some(&keyx), None),
         code::SCARD_W_SECURITY_VIOLATION
     );
     ctx.admin();
     assert_eq!(
-        ffi::create_container(cd, 2, import, keyspec::AT_KEYEXCHANGE, 2048, Some(&keyx), None),
+        raw::create_container(cd, 2, import, keyspec::AT_KEYEXCHANGE, 2048, Some(&keyx), None),
         code::SCARD_W_SECURITY_VIOLATION,
         "only users create containers"
     );
@@ -4172,20 +4185,20 @@ fn items_123_124_125_126_127_gids_key_import() {
         ("no blob", keyspec::AT_KEYEXCHANGE, None, code::SCARD_E_INVALID_PARAMETER),
     ];
     for (what, spec, blob, expected) in cases {
-        assert_eq!(ffi::create_container(cd, 2, import, spec, 2048, blob, None), expected, "{what}");
+        assert_eq!(raw::create_container(cd, 2, import, spec, 2048, blob, None), expected, "{what}");
     }
     assert_eq!(
-        ffi::create_container(cd, 2, import, 9, 2048, Some(&keyx), None),
+        raw::create_container(cd, 2, import, 9, 2048, Some(&keyx), None),
         code::SCARD_E_INVALID_PARAMETER,
         "key spec 9"
     );
     assert_eq!(
-        ffi::create_container(cd, 2, import, keyspec::AT_KEYEXCHANGE, 2048, Some(&keyx), Some(2)),
+        raw::create_container(cd, 2, import, keyspec::AT_KEYEXCHANGE, 2048, Some(&keyx), Some(2)),
         code::SCARD_E_INVALID_PARAMETER,
         "Ex ROLE_ADMIN"
     );
     assert_eq!(
-        ffi::create_container(cd, 130, import, keyspec::AT_KEYEXCHANGE, 2048, Some(&keyx), None),
+        raw::create_container(cd, 130, import, keyspec::AT_KEYEXCHANGE, 2048, Some(&keyx), None),
         code::SCARD_E_NO_KEY_CONTAINER
     );
     assert_eq!(ctx.apdus(), apdus, "validated before any card I/O");
@@ -4224,7 +4237,7 @@ fn items_123_124_125_126_127_gids_key_import() {
         let bits = u32::try_from(rsa::traits::PublicKeyParts::size(&key) * 8).unwrap();
         // dwKeySize as the Base CSP's own test passes it for an import: the blob's byte count.
         let size = u32::try_from(blob.len()).unwrap();
-        assert_eq!(ffi::create_container(cd, 2, import, spec, size, Some(&blob), None), 0, "RSA-{bits}");
+        assert_eq!(raw::create_container(cd, 2, import, spec, size, Some(&blob), None), 0, "RSA-{bits}");
         assert_eq!(ctx.sim.public_key(0x83).unwrap(), spki, "RSA-{bits}: the test vector's key is on the card");
         let (sig, kx) = ctx.csp.container_info(2).unwrap();
         let blob = if spec == keyspec::AT_SIGNATURE { &sig } else { &kx };
@@ -4295,7 +4308,7 @@ fn items_134_135_136_137_141_sign_arguments() {
     ctx.user();
     let cd = ctx.cd();
     let hash = Sha256::digest(b"to sign").to_vec();
-    let call = |version, index, key_spec, flags, alg_id, padding: Option<(u32, Option<&str>)>| ffi::SignCall {
+    let call = |version, index, key_spec, flags, alg_id, padding: Option<(u32, Option<&str>)>| raw::SignCall {
         version,
         index,
         key_spec,
@@ -4304,7 +4317,7 @@ fn items_134_135_136_137_141_sign_arguments() {
         data: hash.clone(),
         padding: padding.map(|(t, a)| (t, a.map(str::to_owned))),
     };
-    let sign = |c: &ffi::SignCall| ffi::sign(cd, c);
+    let sign = |c: &raw::SignCall| raw::sign(cd, c);
     // Versions (item 135): 1 and 2 work without padding information.
     let rsa = rsa_key(&ctx.sim, 0x9A);
     for version in [1, 2] {
@@ -4368,7 +4381,7 @@ fn items_134_135_136_137_141_sign_arguments() {
         (cd, 3, keyspec::AT_ECDSA_P256, 64),
         (p384.cd(), 3, keyspec::AT_ECDSA_P384, 96),
     ] {
-        let out = ffi::sign(cd, &call(2, index, spec, crypt::BUFFER_SIZE_ONLY, h, None));
+        let out = raw::sign(cd, &call(2, index, spec, crypt::BUFFER_SIZE_ONLY, h, None));
         assert_eq!((out.code, out.cb, out.pb_untouched), (0, size, true), "container {index}");
     }
     assert_eq!((ctx.apdus(), p384.apdus()), apdus, "no card I/O for the size");
@@ -4388,7 +4401,7 @@ fn items_134_135_136_137_141_gids_sign_arguments() {
     ctx.user();
     let cd = ctx.cd();
     let hash = Sha256::digest(b"to sign").to_vec();
-    let call = |version, index, key_spec, flags, alg_id, padding: Option<(u32, Option<&str>)>| ffi::SignCall {
+    let call = |version, index, key_spec, flags, alg_id, padding: Option<(u32, Option<&str>)>| raw::SignCall {
         version,
         index,
         key_spec,
@@ -4397,7 +4410,7 @@ fn items_134_135_136_137_141_gids_sign_arguments() {
         data: hash.clone(),
         padding: padding.map(|(t, a)| (t, a.map(str::to_owned))),
     };
-    let sign = |c: &ffi::SignCall| ffi::sign(cd, c);
+    let sign = |c: &raw::SignCall| raw::sign(cd, c);
     let rsa = ctx.rsa(0);
     for version in [1, 2] {
         let out = sign(&call(version, 0, keyspec::AT_KEYEXCHANGE, 0, crypt::CALG_SHA_256, None));
@@ -4456,7 +4469,7 @@ fn items_134_135_136_137_141_gids_sign_arguments() {
     ctx.csp.container_info(1).unwrap();
     let apdus = ctx.apdus();
     for (index, size) in [(0, 256), (1, 384)] {
-        let out = ffi::sign(cd, &call(2, index, keyspec::AT_KEYEXCHANGE, crypt::BUFFER_SIZE_ONLY, h, None));
+        let out = raw::sign(cd, &call(2, index, keyspec::AT_KEYEXCHANGE, crypt::BUFFER_SIZE_ONLY, h, None));
         assert_eq!((out.code, out.cb, out.pb_untouched), (0, size, true), "container {index}");
     }
     assert_eq!(ctx.apdus(), apdus, "no card I/O for the size");
@@ -4546,7 +4559,7 @@ fn rsa_decryption<S: SimCard>() {
     let ct = le(key.encrypt(&mut rng, rsa::Pkcs1v15Encrypt, msg).unwrap());
     let run = |version, index, spec, data: &[u8], padding, oaep| {
         let mut buf = data.to_vec();
-        let (rv, cb) = ffi::rsa_decrypt(cd, version, index, spec, &mut buf, padding, oaep);
+        let (rv, cb) = raw::rsa_decrypt(cd, version, index, spec, &mut buf, padding, oaep);
         buf.truncate(cb as usize);
         (rv, cb, buf)
     };
@@ -4591,7 +4604,7 @@ fn rsa_decryption<S: SimCard>() {
     let v6 = open_with(S::standard(), &AcquireOptions { version: 6, ..AcquireOptions::default() }).unwrap();
     v6.user();
     let mut buf = ct;
-    let (rv, cb) = ffi::rsa_decrypt(v6.cd(), 1, S::RSA_DECRYPT, keyspec::AT_KEYEXCHANGE, &mut buf, 0, None);
+    let (rv, cb) = raw::rsa_decrypt(v6.cd(), 1, S::RSA_DECRYPT, keyspec::AT_KEYEXCHANGE, &mut buf, 0, None);
     assert_eq!((rv, cb), (0, 256), "version 1: the whole block, padding left to the CSP");
     assert_eq!(&crypto::pkcs1::decode_encryption_block(&le(buf), 256).unwrap()[..], msg);
     // No padding oracle (item 148): every malformed block, the same single error.
@@ -4641,72 +4654,72 @@ fn items_150_151_152_agreements_and_derivation() {
     ctx.user();
     let (blob, z) = peer_blob(&ctx.sim);
     // Item 150.
-    assert_eq!(ffi::construct_agreement(cd, 1, 2, 0, &blob).0, code::ERROR_REVISION_MISMATCH);
-    assert_eq!(ffi::construct_agreement(cd, 3, 2, 0, &blob).0, code::ERROR_REVISION_MISMATCH);
-    assert_eq!(ffi::construct_agreement(cd, 2, 9, 0, &blob).0, code::SCARD_E_NO_KEY_CONTAINER);
-    assert_eq!(ffi::construct_agreement(cd, 2, 2, 0, &blob[..blob.len() - 1]).0, code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::construct_agreement(cd, 1, 2, 0, &blob).0, code::ERROR_REVISION_MISMATCH);
+    assert_eq!(raw::construct_agreement(cd, 3, 2, 0, &blob).0, code::ERROR_REVISION_MISMATCH);
+    assert_eq!(raw::construct_agreement(cd, 2, 9, 0, &blob).0, code::SCARD_E_NO_KEY_CONTAINER);
+    assert_eq!(raw::construct_agreement(cd, 2, 2, 0, &blob[..blob.len() - 1]).0, code::SCARD_E_INVALID_PARAMETER);
     let mut agreements = Vec::new();
     for i in 0..255 {
-        let (rv, index) = ffi::construct_agreement(cd, 2, 2, 0, &blob);
+        let (rv, index) = raw::construct_agreement(cd, 2, 2, 0, &blob);
         assert_eq!(rv, 0, "agreement {i}");
         agreements.push(index);
     }
     agreements.sort_unstable();
     agreements.dedup();
     assert_eq!(agreements.len(), 255, "distinct indexes");
-    assert_eq!(ffi::construct_agreement(cd, 2, 2, 0, &blob).0, code::SCARD_E_NO_MEMORY, "no free slot");
+    assert_eq!(raw::construct_agreement(cd, 2, 2, 0, &blob).0, code::SCARD_E_NO_MEMORY, "no free slot");
     let index = agreements[7];
     ctx.csp.destroy_dh_agreement(index).unwrap();
-    assert_eq!(ffi::construct_agreement(cd, 2, 2, 0, &blob), (0, index), "a freed slot is reused");
+    assert_eq!(raw::construct_agreement(cd, 2, 2, 0, &blob), (0, index), "a freed slot is reused");
     // Item 151.
-    let derive = |c: ffi::DeriveCall| ffi::derive(cd, &c);
-    let base = ffi::DeriveCall { version: 2, kdf: "HASH".into(), agreement: index, capacity: 64, ..Default::default() };
+    let derive = |c: raw::DeriveCall| raw::derive(cd, &c);
+    let base = raw::DeriveCall { version: 2, kdf: "HASH".into(), agreement: index, capacity: 64, ..Default::default() };
     let sha1 = {
         use sha1::Digest as _;
         sha1::Sha1::digest(&z).to_vec()
     };
     let out = derive(base.clone());
     assert_eq!((out.code, out.key), (0, sha1.clone()), "no KDF_HASH_ALGORITHM: SHA-1");
-    let out = derive(ffi::DeriveCall { version: 1, ..base.clone() });
+    let out = derive(raw::DeriveCall { version: 1, ..base.clone() });
     assert_eq!((out.code, out.key), (0, sha1.clone()), "version 1");
     for version in [0, 3] {
-        assert_eq!(derive(ffi::DeriveCall { version, ..base.clone() }).code, code::ERROR_REVISION_MISMATCH);
+        assert_eq!(derive(raw::DeriveCall { version, ..base.clone() }).code, code::ERROR_REVISION_MISMATCH);
     }
     for kdf in ["", "hash2", "PBKDF2", "CAPI_KDF"] {
         assert_eq!(
-            derive(ffi::DeriveCall { kdf: kdf.into(), ..base.clone() }).code,
+            derive(raw::DeriveCall { kdf: kdf.into(), ..base.clone() }).code,
             code::SCARD_E_INVALID_PARAMETER,
             "{kdf:?}"
         );
     }
-    let unknown_param = ffi::DeriveCall { params: vec![(99, b"x".to_vec())], ..base.clone() };
+    let unknown_param = raw::DeriveCall { params: vec![(99, b"x".to_vec())], ..base.clone() };
     assert_eq!(derive(unknown_param).code, code::SCARD_E_INVALID_PARAMETER);
-    let tls_param_for_hash = ffi::DeriveCall { params: vec![(5, vec![0; 64])], ..base.clone() };
+    let tls_param_for_hash = raw::DeriveCall { params: vec![(5, vec![0; 64])], ..base.clone() };
     assert_eq!(derive(tls_param_for_hash).code, code::SCARD_E_INVALID_PARAMETER, "a parameter the KDF does not take");
     // A KDF_NCRYPT_SECRET_HANDLE parameter: the stand-in CSP's handles are index + 1.
-    let by_handle = ffi::DeriveCall { agreement: 255, secret_handle: Some(usize::from(index) + 1), ..base.clone() };
+    let by_handle = raw::DeriveCall { agreement: 255, secret_handle: Some(usize::from(index) + 1), ..base.clone() };
     assert_eq!(derive(by_handle).key, sha1);
     // CARD_BUFFER_SIZE_ONLY: only the size; the caller's buffer untouched.
-    let out = derive(ffi::DeriveCall { flags: crypt::BUFFER_SIZE_ONLY, ..base.clone() });
+    let out = derive(raw::DeriveCall { flags: crypt::BUFFER_SIZE_ONLY, ..base.clone() });
     assert_eq!((out.code, out.cb, out.untouched), (0, 20, true));
-    let out = derive(ffi::DeriveCall { flags: crypt::BUFFER_SIZE_ONLY, capacity: 0, ..base.clone() });
+    let out = derive(raw::DeriveCall { flags: crypt::BUFFER_SIZE_ONLY, capacity: 0, ..base.clone() });
     assert_eq!((out.code, out.cb), (0, 20), "sized with no buffer at all");
-    let out = derive(ffi::DeriveCall { capacity: 10, ..base.clone() });
+    let out = derive(raw::DeriveCall { capacity: 10, ..base.clone() });
     assert_eq!((out.code, out.key.as_slice()), (0, &sha1[..10]), "a shorter buffer takes the first bytes, as CNG does");
     // Key handles need secure key injection.
     assert_eq!(
-        derive(ffi::DeriveCall { flags: crypt::RETURN_KEY_HANDLE, ..base }).code,
+        derive(raw::DeriveCall { flags: crypt::RETURN_KEY_HANDLE, ..base }).code,
         code::SCARD_E_UNSUPPORTED_FEATURE
     );
     // Item 152.
-    assert_eq!(ffi::destroy_agreement(cd, 255, 0), code::SCARD_E_INVALID_PARAMETER, "no agreement 255");
-    assert_eq!(ffi::destroy_agreement(cd, index, 1), code::SCARD_E_INVALID_PARAMETER);
-    assert_eq!(ffi::destroy_agreement(cd, index, 0), 0);
-    assert_eq!(ffi::destroy_agreement(cd, index, 0), code::SCARD_E_INVALID_PARAMETER, "already destroyed");
+    assert_eq!(raw::destroy_agreement(cd, 255, 0), code::SCARD_E_INVALID_PARAMETER, "no agreement 255");
+    assert_eq!(raw::destroy_agreement(cd, index, 1), code::SCARD_E_INVALID_PARAMETER);
+    assert_eq!(raw::destroy_agreement(cd, index, 0), 0);
+    assert_eq!(raw::destroy_agreement(cd, index, 0), code::SCARD_E_INVALID_PARAMETER, "already destroyed");
     // Deviation (§4.7.4 "should"): destroying without authentication succeeds, so that the
     // secret does not stay in memory until the context ends.
     ctx.csp.deauthenticate_ex(pin::PIN_SET_ALL_ROLES).unwrap();
-    assert_eq!(ffi::destroy_agreement(cd, agreements[0], 0), 0);
+    assert_eq!(raw::destroy_agreement(cd, agreements[0], 0), 0);
 }
 
 // ===== M. cardcf and the CSP cache =====
@@ -4725,7 +4738,7 @@ fn items_28_150_151_152_gids_an_rsa_only_card_has_no_dh_agreement_entry_points()
     let _g = serial();
     let sim = GidsSim::standard();
     for version in [4, 5, 6, 7] {
-        let mut raw = ffi::RawCsp::new(version, &sim.atr());
+        let mut raw = raw::RawCsp::new(version, &sim.atr());
         assert_eq!(raw.acquire(0, Some(Box::new(MemoryCard::new(sim.clone())))), 0);
         let cd = raw.data();
         assert!(cd.pfnCardConstructDHAgreement.is_none(), "version {version}");
@@ -5009,7 +5022,7 @@ fn no_ski<S: SimCard>() {
         assert_eq!(c.0, code::SCARD_E_UNSUPPORTED_FEATURE, "{name}");
     }
     assert_eq!(ctx.csp.get_property(prop::KEY_IMPORT_SUPPORT, 0).unwrap(), 0u32.to_le_bytes());
-    let mut raw = ffi::RawCsp::new(7, &ctx.sim.atr());
+    let mut raw = raw::RawCsp::new(7, &ctx.sim.atr());
     assert_eq!(
         raw.acquire(misc::NO_CARD_MODE, Some(Box::new(MemoryCard::new(ctx.sim.clone())))),
         code::SCARD_E_UNSUPPORTED_FEATURE

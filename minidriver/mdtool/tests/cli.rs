@@ -734,3 +734,60 @@ fn every_command_on_the_gids_card() {
     let detect = ok(&["--sim", "gids", "detect"], &[]);
     assert!(detect.contains("GIDS application present: card marked GIDS"), "{detect}");
 }
+
+/// `mdtool --sim piv|gids conformance` passes every MUST of this project's driver, with and
+/// without `--destructive`: the table, the totals, the allocation balance, and the JSON of the
+/// same run; every checklist item is in the report (checked, skipped with its reason, or not
+/// checked with its reason).
+#[test]
+fn conformance_passes_every_must_on_both_simulated_cards() {
+    for sim in ["piv", "gids"] {
+        for extra in [&[][..], &["--destructive"][..]] {
+            let args: Vec<&str> = ["--sim", sim, "conformance"].iter().copied().chain(extra.iter().copied()).collect();
+            let text = ok(&args, &[]);
+            assert!(text.contains("ITEM LEVEL  RESULT      APDUS   BYTES  CHECK\n"), "{text}");
+            assert!(text.contains("Totals by level:\n  MUST "), "{text}");
+            assert!(text.contains("Allocations: 0 pfnCspAlloc buffers live at the end"), "{text}");
+            assert!(text.contains("Result:  no MUST check failed"), "{text}");
+            let args: Vec<&str> = ["--sim", sim, "--json"].iter().copied().chain(args[2..].iter().copied()).collect();
+            let v = json(&ok(&args, &[]));
+            assert_eq!(v["passed"], true);
+            assert_eq!(v["totals"]["all"]["fail"], 0, "{sim} {extra:?}");
+            assert_eq!(v["allocations"]["live"], 0);
+            let checks = v["checks"].as_array().unwrap();
+            let items: std::collections::BTreeSet<u64> = checks.iter().map(|c| c["item"].as_u64().unwrap()).collect();
+            assert_eq!(items, (1..=174).collect(), "{sim}: every item");
+            for c in checks {
+                let status = c["status"].as_str().unwrap();
+                assert!(["pass", "skip", "not-checked"].contains(&status), "{c}");
+                assert!(status == "pass" || !c["detail"].as_str().unwrap().is_empty(), "{c}: no reason");
+                // The embedded card counts each check's APDUs (the closing balance sends none).
+                assert!(c["apdus"].is_u64() || c["id"] == "memory.balance_at_end", "{c}");
+            }
+            let must_passed = v["totals"]["by_level"]["MUST"]["pass"].as_u64().unwrap();
+            assert!(
+                must_passed >= if extra.is_empty() { 130 } else { 140 },
+                "{sim} {extra:?}: {must_passed} MUST passed"
+            );
+            if !extra.is_empty() {
+                let keygen = checks.iter().find(|c| c["id"] == "writes.key_generation").unwrap();
+                assert_eq!(keygen["status"], "pass", "{keygen}");
+            }
+        }
+    }
+}
+
+#[test]
+fn conformance_items_select_the_checks_and_bad_lists_are_usage_errors() {
+    let v = json(&ok(&["--sim", "gids", "--json", "conformance", "--items", "18,87"], &[]));
+    let checks = v["checks"].as_array().unwrap();
+    assert!(!checks.is_empty());
+    assert!(checks.iter().all(|c| c["item"] == 18 || c["item"] == 87), "{v}");
+    for bad in ["0", "175", "x", "30-15", ""] {
+        let err = fails(&["--sim", "piv", "conformance", "--items", bad], &[], 2);
+        assert!(err.contains("numbers 1 to 174 and ranges like 15-30"), "{bad}: {err}");
+    }
+    // A loaded library needs a reader: the embedded card has no PC/SC handles.
+    let err = fails(&["--sim", "piv", "--driver", "/nonexistent.so", "conformance"], &[], 2);
+    assert!(!err.is_empty());
+}

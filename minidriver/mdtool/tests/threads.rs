@@ -18,8 +18,6 @@
     reason = "tests: a failure is a panic with the code"
 )]
 
-#[path = "threads/ffi.rs"]
-mod ffi;
 mod support;
 
 use std::sync::atomic::Ordering;
@@ -29,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use card_edges::key::PublicKey;
 use card_sim::{GidsSim, KeyAlgorithm, PivSim};
-use mdtool::csp::{AcquireOptions, Csp, CspCache, Driver, Target, live_allocations};
+use mdtool::csp::{AcquireOptions, Csp, CspCache, Driver, Target, live_allocations, raw};
 use minidriver::abi::{crypt, keyspec, pin};
 use sha2::{Digest, Sha256};
 use support::Sim;
@@ -178,7 +176,7 @@ fn shared_contexts(sim: Sim) {
     let txn = Arc::new(Transactions::default());
     let contexts = [open(&sim, &slot, &cache), open(&sim, &slot, &cache)];
     let e = expected(&sim, &contexts[0]);
-    let shared = [ffi::Shared(contexts[0].card_data()), ffi::Shared(contexts[1].card_data())];
+    let shared = [raw::Shared(contexts[0].card_data()), raw::Shared(contexts[1].card_data())];
     std::thread::scope(|s| {
         for t in 0..THREADS {
             let (shared, txn, e) = (&shared, &txn, &e);
@@ -232,7 +230,7 @@ fn a_callback_calling_back_into_its_context_gets_an_error_not_a_deadlock() {
         // pfnCspGetDHAgreement, from CardDeriveKey with a KDF_NCRYPT_SECRET_HANDLE parameter.
         let sim = PivSim::builder(b"threads-ecdh").generate(0x9D, KeyAlgorithm::EccP256).build().unwrap();
         let card = card_edges::transport::memory::MemoryCard::new(sim.clone());
-        let options = AcquireOptions { tamper: Some(ffi::with_reentrant_dh), ..AcquireOptions::default() };
+        let options = AcquireOptions { tamper: Some(raw::with_reentrant_dh), ..AcquireOptions::default() };
         let csp = Csp::acquire(&Driver::linked(), Target::Transport(Box::new(card)), &options).unwrap();
         csp.authenticate_ex(pin::ROLE_USER, 0, b"123456").unwrap();
         let spki = sim.public_key(0x9D).unwrap();
@@ -245,10 +243,10 @@ fn a_callback_calling_back_into_its_context_gets_an_error_not_a_deadlock() {
         let z = p256::ecdh::diffie_hellman(ours.to_nonzero_scalar(), theirs.as_affine()).raw_secret_bytes().to_vec();
         let agreement = csp.construct_dh_agreement(2, &blob).unwrap();
         assert_eq!(agreement, 0);
-        ffi::REENTRY.store(u32::MAX, Ordering::SeqCst);
+        raw::REENTRY.store(u32::MAX, Ordering::SeqCst);
         let raw = csp.derive_key(255, "TRUNCATE", &[(6, vec![1])], 0, 32).unwrap();
         assert_eq!(support::le(raw), z, "the outer call completes");
-        assert_eq!(ffi::REENTRY.load(Ordering::SeqCst), 0x8010_000B, "the re-entrant call is refused");
+        assert_eq!(raw::REENTRY.load(Ordering::SeqCst), 0x8010_000B, "the re-entrant call is refused");
         assert_eq!(csp.read_file(None, "cardid").unwrap(), sim.guid().unwrap(), "the context still works");
         drop(csp);
 
@@ -256,14 +254,14 @@ fn a_callback_calling_back_into_its_context_gets_an_error_not_a_deadlock() {
         let gids = GidsSim::default_card().unwrap();
         let card = card_edges::transport::memory::MemoryCard::new(gids);
         let options = AcquireOptions {
-            tamper: Some(ffi::with_reentrant_cache),
+            tamper: Some(raw::with_reentrant_cache),
             card_name: "Identity Device (Microsoft Generic Profile)".into(),
             ..AcquireOptions::default()
         };
         let csp = Csp::acquire(&Driver::linked(), Target::Transport(Box::new(card)), &options).unwrap();
-        ffi::REENTRY.store(u32::MAX, Ordering::SeqCst);
+        raw::REENTRY.store(u32::MAX, Ordering::SeqCst);
         csp.container_info(0).unwrap();
-        assert_eq!(ffi::REENTRY.load(Ordering::SeqCst), 0x8010_000B, "the re-entrant call is refused");
+        assert_eq!(raw::REENTRY.load(Ordering::SeqCst), 0x8010_000B, "the re-entrant call is refused");
         assert_eq!(csp.read_file(None, "cardcf").unwrap().len(), 6, "the context still works");
         drop(csp);
     });

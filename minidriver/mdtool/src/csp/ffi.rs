@@ -166,9 +166,20 @@ unsafe fn tag_units(tag: *const u16) -> Vec<u16> {
     out
 }
 
+/// Cache callbacks called with arguments the CSP refused (a NULL context, tag or out-pointer,
+/// nonzero `dwFlags`), process-wide.
+static CACHE_MISUSE: AtomicUsize = AtomicUsize::new(0);
+
+/// Calls of the cache callbacks this CSP refused for their arguments (§3.2.2: `dwFlags` 0,
+/// valid pointers), process-wide.
+pub fn cache_misuse() -> usize {
+    CACHE_MISUSE.load(Ordering::SeqCst)
+}
+
 /// The cache a callback was called for, when its arguments are acceptable.
 fn cache_of(ctx: *const c_void, tag: *const u16, flags: u32) -> Option<&'static Mutex<CspCache>> {
     if ctx.is_null() || tag.is_null() || flags != 0 {
+        CACHE_MISUSE.fetch_add(1, Ordering::SeqCst);
         return None;
     }
     // SAFETY: pvCacheContext is the Arc<Mutex<CspCache>> pointer this CSP set and keeps alive
@@ -198,6 +209,7 @@ unsafe extern "system" fn cache_lookup(
 ) -> u32 {
     let Some(cache) = cache_of(ctx, tag, flags) else { return 0x8010_0004 };
     if ppb.is_null() || pcb.is_null() {
+        CACHE_MISUSE.fetch_add(1, Ordering::SeqCst);
         return 0x8010_0004;
     }
     // SAFETY: tag is NUL-terminated.
@@ -992,6 +1004,17 @@ impl CardData {
         // SAFETY: a buffer of `cap` bytes.
         let rv = unsafe { f(self.cd(), n.as_ptr(), buf.as_mut_ptr(), cap, &mut needed, flags) };
         (Code(rv), needed, buf)
+    }
+
+    /// `CardGetProperty` into the caller's `buffer` as it is (a poisoned one shows what the
+    /// driver wrote): (code, `*pdwDataLen`).
+    pub fn get_property_into(&self, name: &str, flags: u32, buffer: &mut [u8]) -> (u32, u32) {
+        let Some(f) = self.raw.pfnCardGetProperty else { return (0x8010_0022, 0) };
+        let n = wide_z(name);
+        let mut needed = 0xDEAD_BEEF_u32;
+        // SAFETY: a buffer of its stated length.
+        let rv = unsafe { f(self.cd(), n.as_ptr(), buffer.as_mut_ptr(), buffer.len() as u32, &mut needed, flags) };
+        (rv, needed)
     }
 
     /// `CardSetProperty`.

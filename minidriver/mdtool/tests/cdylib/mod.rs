@@ -10,9 +10,14 @@ use mdtool::csp::{Driver, live_allocations};
 
 /// The path of the built `libminidriver.so` (`minidriver.dll` on Windows).
 pub fn path() -> PathBuf {
+    named("minidriver")
+}
+
+/// The path of the built shared library of the crate whose library is `stem`.
+pub fn named(stem: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let deps = exe.parent().unwrap();
-    let name = format!("{}minidriver{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
+    let name = format!("{}{stem}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
     [deps.join(&name), deps.parent().unwrap().join(&name)]
         .into_iter()
         .find(|p| p.exists())

@@ -1,27 +1,28 @@
-//! The raw side of the checklist tests: calls through the `CARD_DATA` table with NULL,
-//! out-of-range or sentinel arguments (which the stand-in CSP's safe methods cannot express),
-//! a bare `CARD_DATA` ([`RawCsp`], with the stand-in's allocator and a cache shared by every
-//! `RawCsp`) for the acquire-level and memory-ownership items, and a `Sync` wrapper for the threading item.
+//! The raw calls of [`super`]: every entry point of a `CARD_DATA` table with NULL, out-of-range
+//! or sentinel arguments, a bare `CARD_DATA` ([`RawCsp`]), foreign allocators and callbacks.
 //!
-//! Every helper is a safe function over a `&CARD_DATA` the caller holds (from
-//! `mdtool::csp::CardData::raw` or [`RawCsp::data`]); the buffers it hands to the driver are its
-//! own and outlive the call.
+//! Every function is safe over a `&CARD_DATA` the caller holds (from [`CardData::raw`] or
+//! [`RawCsp::data`]) whose context is acquired: the buffers it hands to the driver are its own
+//! and outlive the call, and whatever the driver returns in a `pfnCspAlloc` buffer is copied
+//! out and freed once.
 #![allow(unsafe_code)]
-#![allow(clippy::cast_possible_truncation, clippy::cast_ptr_alignment, reason = "test helpers over the C ABI")]
+#![allow(clippy::cast_possible_truncation, clippy::cast_ptr_alignment, reason = "raw calls over the C ABI")]
 
 use core::ffi::c_void;
 use core::ptr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use card_edges::transport::Transport;
-use mdtool::csp::CspCache;
 use minidriver::abi::{crypt, keyspec, pin, prop};
 use windows_sys::Win32::Security::Cryptography::{
     BCRYPT_OAEP_PADDING_INFO, BCRYPT_PKCS1_PADDING_INFO, BCryptBuffer, BCryptBufferDesc, CARD_CAPABILITIES, CARD_DATA,
     CARD_DERIVE_KEY, CARD_DH_AGREEMENT_INFO, CARD_FILE_INFO, CARD_FREE_SPACE_INFO, CARD_KEY_SIZES,
     CARD_RSA_DECRYPT_INFO, CARD_SIGNING_INFO, CONTAINER_INFO,
 };
+
+use super::{DeriveCall, DeriveOut, NullCase, Output, Outputs, SignCall, SignOut};
+use crate::csp::{CardData, CspCache, Driver};
 
 /// A pointer value the driver must never write over (nor read through).
 const SENTINEL: usize = 0x5EED_0000;
@@ -32,7 +33,7 @@ unsafe extern "system" fn failing_alloc(_size: usize) -> *mut c_void {
 }
 
 /// `pfnCspAlloc` that always fails.
-pub(crate) const FAILING_ALLOC: windows_sys::Win32::Security::Cryptography::PFN_CSP_ALLOC = Some(failing_alloc);
+pub const FAILING_ALLOC: windows_sys::Win32::Security::Cryptography::PFN_CSP_ALLOC = Some(failing_alloc);
 
 /// The cache every [`RawCsp`] shares, as the contexts of one process share the Base CSP's.
 fn shared_cache() -> &'static Arc<Mutex<CspCache>> {
@@ -41,64 +42,86 @@ fn shared_cache() -> &'static Arc<Mutex<CspCache>> {
 }
 
 /// Calls of the shared cache's callbacks so far (any of the three).
-pub(crate) fn cache_calls() -> u64 {
+pub fn cache_calls() -> u64 {
     shared_cache().lock().unwrap_or_else(PoisonError::into_inner).calls()
 }
 
 /// Empties [`RawCsp`]'s shared cache.
-pub(crate) fn clear_cache() {
+pub fn clear_cache() {
     shared_cache().lock().unwrap_or_else(PoisonError::into_inner).clear();
 }
 
 // ----- a CSP of our own -----
 
-/// A `CARD_DATA` filled as the Base CSP fills it, with the stand-in CSP's allocator and the shared cache, for
-/// tests that inspect the structure after a failed acquire, change callbacks, or check what the
-/// driver frees. Deleted on drop if still acquired.
-pub(crate) struct RawCsp {
+/// A `CARD_DATA` filled as the Base CSP fills it, with the stand-in CSP's allocator and the
+/// shared cache, for calls that inspect the structure after a failed acquire, change callbacks,
+/// or check what the driver frees. Deleted on drop if still acquired.
+pub struct RawCsp {
     cd: Box<CARD_DATA>,
     _atr: Box<[u8]>,
     _name: Box<[u16]>,
 }
 
+impl core::fmt::Debug for RawCsp {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RawCsp")
+            .field("dwVersion", &self.cd.dwVersion)
+            .field("acquired", &!self.cd.pvVendorSpecific.is_null())
+            .finish_non_exhaustive()
+    }
+}
+
 impl RawCsp {
-    /// A `CARD_DATA` of `version` for a card with `atr`, not yet acquired.
-    pub(crate) fn new(version: u32, atr: &[u8]) -> Self {
+    /// A `CARD_DATA` of `version` for a card with `atr`, not yet acquired (the PIV card name).
+    pub fn new(version: u32, atr: &[u8]) -> Self {
+        Self::named(version, atr, "Identity Device (NIST SP 800-73 [PIV])")
+    }
+
+    /// A `CARD_DATA` of `version` for a card with `atr` registered as `card_name`.
+    pub fn named(version: u32, atr: &[u8], card_name: &str) -> Self {
         let atr: Box<[u8]> = atr.into();
-        let name: Box<[u16]> = "Identity Device (NIST SP 800-73 [PIV])".encode_utf16().chain([0]).collect();
+        let name: Box<[u16]> = card_name.encode_utf16().chain([0]).collect();
         let mut cd = Box::<CARD_DATA>::default();
         cd.dwVersion = version;
         cd.pbAtr = atr.as_ptr().cast_mut();
         cd.cbAtr = atr.len() as u32;
         cd.pwszCardName = name.as_ptr().cast_mut();
-        mdtool::csp::install_callbacks(&mut cd, shared_cache());
+        crate::csp::install_callbacks(&mut cd, shared_cache());
         Self { cd, _atr: atr, _name: name }
     }
 
     /// The structure (to read fields, or to call through its table).
-    pub(crate) fn data(&self) -> &CARD_DATA {
+    pub fn data(&self) -> &CARD_DATA {
         &self.cd
     }
 
     /// The structure, to change what the CSP supplies. Pointers set here must stay valid.
-    pub(crate) fn data_mut(&mut self) -> &mut CARD_DATA {
+    pub fn data_mut(&mut self) -> &mut CARD_DATA {
         &mut self.cd
     }
 
     /// `CardAcquireContext` through the linked driver: over `transport` (the Rust-level entry,
     /// handles ignored) or, without one, the exported C function on `hSCardCtx`/`hScard`.
-    pub(crate) fn acquire(&mut self, flags: u32, transport: Option<Box<dyn Transport + Send>>) -> u32 {
+    pub fn acquire(&mut self, flags: u32, transport: Option<Box<dyn Transport + Send>>) -> u32 {
+        self.acquire_with(&Driver::linked(), flags, transport)
+    }
+
+    /// `CardAcquireContext` of `driver`: over `transport` (linked driver only: its Rust-level
+    /// entry, handles ignored; a loaded library gets `SCARD_E_INVALID_PARAMETER` from the CSP
+    /// side, having no such entry) or, without one, its exported function on the handles.
+    pub fn acquire_with(&mut self, driver: &Driver, flags: u32, transport: Option<Box<dyn Transport + Send>>) -> u32 {
         let cd = &raw mut *self.cd;
         match transport {
             // SAFETY: `cd` is a fully initialised CARD_DATA that outlives the context.
-            Some(t) => unsafe { minidriver::ffi::acquire_with_transport(cd, flags, t) },
-            // SAFETY: as above.
-            None => unsafe { minidriver::ffi::CardAcquireContext(cd, flags) },
+            Some(t) if driver.linked => unsafe { minidriver::ffi::acquire_with_transport(cd, flags, t) },
+            Some(_) => 0x8010_0004,
+            // SAFETY: as above; the function has the PFN_CARD_ACQUIRE_CONTEXT signature.
+            None => unsafe { (driver.acquire)(cd, flags) },
         }
     }
 
     /// `CardDeleteContext` (whatever the state: a second call must be refused cleanly).
-    pub(crate) fn delete(&mut self) -> u32 {
+    pub fn delete(&mut self) -> u32 {
         let Some(f) = self.cd.pfnCardDeleteContext else { return 0x8010_0022 };
         // SAFETY: our live CARD_DATA.
         unsafe { f(&raw mut *self.cd) }
@@ -113,21 +136,27 @@ impl Drop for RawCsp {
     }
 }
 
-/// `CardAcquireContext(NULL, 0)`.
-pub(crate) fn acquire_null() -> u32 {
-    // SAFETY: NULL is a documented input (it must be refused).
-    unsafe { minidriver::ffi::CardAcquireContext(ptr::null_mut(), 0) }
+/// `CardAcquireContext(NULL, 0)` of the linked driver.
+pub fn acquire_null() -> u32 {
+    acquire_null_with(&Driver::linked())
+}
+
+/// `CardAcquireContext(NULL, 0)` of `driver`.
+pub fn acquire_null_with(driver: &Driver) -> u32 {
+    // SAFETY: NULL is a documented input (it must be refused); the function has the
+    // PFN_CARD_ACQUIRE_CONTEXT signature.
+    unsafe { (driver.acquire)(ptr::null_mut(), 0) }
 }
 
 /// Frees a buffer the driver returned (the test's own free, not counted as the driver's).
 fn free_output(p: *mut u8) {
     // SAFETY: `p` is NULL or a driver output from the CSP allocator every context here uses.
-    unsafe { mdtool::csp::free_output(p.cast()) };
+    unsafe { crate::csp::free_output(p.cast()) };
 }
 
 /// Everything the CSP supplies in `CARD_DATA` (pointers and callbacks as addresses, `cbAtr`),
 /// to compare before and after the driver ran.
-pub(crate) fn csp_supplied(cd: &CARD_DATA) -> Vec<usize> {
+pub fn csp_supplied(cd: &CARD_DATA) -> Vec<usize> {
     macro_rules! addr {
         ($f:expr) => {
             $f.map_or(0, |f| f as usize)
@@ -155,13 +184,19 @@ pub(crate) fn csp_supplied(cd: &CARD_DATA) -> Vec<usize> {
 // ----- threads -----
 
 /// Lets scoped threads share one stand-in CSP context, as the Base CSP shares an HCRYPTPROV.
-pub(crate) struct Shared<'a>(pub(crate) &'a mdtool::csp::CardData);
+pub struct Shared<'a>(pub &'a CardData);
 
 // SAFETY: `CardData` is `!Sync` only because `CARD_DATA` holds raw pointers. Its `&self`
 // methods never change the structure: they only call through its table, which the driver
 // serialises per context with a mutex; the CSP stand-in's allocator (atomic counter over the
 // global allocator) and cache (a `Mutex`) are thread-safe.
 unsafe impl Sync for Shared<'_> {}
+
+impl core::fmt::Debug for Shared<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Shared(CardData)")
+    }
+}
 
 // ----- helpers: UTF-16 and names -----
 
@@ -176,7 +211,7 @@ fn ansi(s: &[u8]) -> Vec<u8> {
 // ----- every entry point with pCardData NULL -----
 
 /// Calls every function of the table with `pCardData` NULL (the other arguments benign).
-pub(crate) fn null_card_data_codes(cd: &CARD_DATA) -> Vec<(&'static str, u32)> {
+pub fn null_card_data_codes(cd: &CARD_DATA) -> Vec<(&'static str, u32)> {
     let n = ptr::null();
     let (name, file, prop_name) = (ansi(b"mscp"), ansi(b"cmapfile"), wide(prop::CARD_GUID));
     let mut out = Vec::new();
@@ -253,25 +288,28 @@ pub(crate) fn null_card_data_codes(cd: &CARD_DATA) -> Vec<(&'static str, u32)> {
 
 // ----- NULL pointer arguments -----
 
-/// One call with a NULL (or otherwise missing) argument: its code, and whether every output
-/// the caller initialised (NULL/0) is still NULL/0 afterwards.
-#[derive(Debug)]
-pub(crate) struct NullCase {
-    pub(crate) what: &'static str,
-    pub(crate) code: u32,
-    pub(crate) outputs_clean: bool,
-    /// Card commands the call sent (when the caller counts them).
-    pub(crate) apdus: u64,
-}
-
 /// Every entry point of a live context with each pointer argument NULL in turn.
+///
+/// The calls that carry a secret beside the NULL argument carry `secret` (the user PIN: a
+/// driver that wrongly goes ahead then verifies the right PIN, and a "change" changes it to
+/// itself, so no try is spent and nothing changes); without one they are left out. The
+/// `CardUnblockPin` cases (whose authentication data no value makes harmless) only when
+/// `unblock` is set; only the entry point named `only` (`"CardReadFile"`) when given.
 #[allow(clippy::too_many_lines, unused_assignments, reason = "one case after another, outputs reset each time")]
-pub(crate) fn null_argument_codes(cd: &CARD_DATA, apdus: &dyn Fn() -> u64) -> Vec<NullCase> {
+pub fn null_argument_codes(
+    cd: &CARD_DATA,
+    apdus: &dyn Fn() -> u64,
+    secret: Option<&[u8]>,
+    unblock: bool,
+    only: Option<&str>,
+) -> Vec<NullCase> {
+    let want = |function: &str| only.is_none_or(|o| o == function);
     let c = ptr::from_ref(cd);
     let n8 = ptr::null::<u8>();
     let mut out = Vec::new();
     let (user, mscp, cmap, guid) = (wide("user"), ansi(b"mscp"), ansi(b"cmapfile"), wide(prop::CARD_GUID));
-    let pin_data = *b"123456";
+    let pin_data = secret.unwrap_or_default();
+    let pin_len = pin_data.len() as u32;
     let mut buf = [0u8; 64];
     let mut last = apdus();
     let mut push = |what, code, clean| {
@@ -294,17 +332,20 @@ pub(crate) fn null_argument_codes(cd: &CARD_DATA, apdus: &dyn Fn() -> u64) -> Ve
                 pb.is_null() && cb == 0
             };
         }
-        if let Some(f) = cd.pfnCardQueryCapabilities {
+        if let Some(f) = cd.pfnCardQueryCapabilities.filter(|_| want("CardQueryCapabilities")) {
             push("CardQueryCapabilities(pCardCapabilities NULL)", f(c, ptr::null_mut()), true);
         }
-        if let Some(f) = cd.pfnCardGetContainerInfo {
+        if let Some(f) = cd.pfnCardGetContainerInfo.filter(|_| want("CardGetContainerInfo")) {
             push("CardGetContainerInfo(pContainerInfo NULL)", f(c, 0, 0, ptr::null_mut()), true);
         }
-        if let Some(f) = cd.pfnCardAuthenticatePin {
-            push("CardAuthenticatePin(pwszUserId NULL)", f(c, ptr::null(), pin_data.as_ptr(), 6, &mut tries), true);
+        if let Some(f) = cd.pfnCardAuthenticatePin.filter(|_| want("CardAuthenticatePin")) {
+            if secret.is_some() {
+                let code = f(c, ptr::null(), pin_data.as_ptr(), pin_len, &mut tries);
+                push("CardAuthenticatePin(pwszUserId NULL)", code, true);
+            }
             push("CardAuthenticatePin(pbPin NULL)", f(c, user.as_ptr(), n8, 6, &mut tries), true);
         }
-        if let Some(f) = cd.pfnCardGetChallenge {
+        if let Some(f) = cd.pfnCardGetChallenge.filter(|_| want("CardGetChallenge")) {
             fresh!();
             let code = f(c, ptr::null_mut(), &mut cb);
             push("CardGetChallenge(ppbChallengeData NULL)", code, clean!());
@@ -312,35 +353,36 @@ pub(crate) fn null_argument_codes(cd: &CARD_DATA, apdus: &dyn Fn() -> u64) -> Ve
             let code = f(c, &mut pb, ptr::null_mut());
             push("CardGetChallenge(pcbChallengeData NULL)", code, clean!());
         }
-        if let Some(f) = cd.pfnCardAuthenticateChallenge {
+        if let Some(f) = cd.pfnCardAuthenticateChallenge.filter(|_| want("CardAuthenticateChallenge")) {
             push("CardAuthenticateChallenge(pbResponseData NULL)", f(c, n8, 8, &mut tries), true);
         }
-        if let Some(f) = cd.pfnCardUnblockPin {
+        if let Some(f) = cd.pfnCardUnblockPin.filter(|_| want("CardUnblockPin")).filter(|_| unblock) {
             push("CardUnblockPin(pwszUserId NULL)", f(c, ptr::null(), buf.as_ptr(), 8, buf.as_ptr(), 6, 0, 2), true);
             push("CardUnblockPin(pbAuthenticationData NULL)", f(c, user.as_ptr(), n8, 8, buf.as_ptr(), 6, 0, 2), true);
             push("CardUnblockPin(pbNewPinData NULL)", f(c, user.as_ptr(), buf.as_ptr(), 8, n8, 6, 0, 2), true);
         }
-        if let Some(f) = cd.pfnCardChangeAuthenticator {
-            let code = f(c, user.as_ptr(), n8, 6, buf.as_ptr(), 6, 0, 2, &mut tries);
+        if let Some(f) = cd.pfnCardChangeAuthenticator.filter(|_| secret.is_some() && want("CardChangeAuthenticator")) {
+            let p = pin_data.as_ptr();
+            let code = f(c, user.as_ptr(), n8, pin_len, p, pin_len, 0, 2, &mut tries);
             push("CardChangeAuthenticator(pbCurrentAuthenticator NULL)", code, true);
-            let code = f(c, user.as_ptr(), buf.as_ptr(), 6, n8, 6, 0, 2, &mut tries);
+            let code = f(c, user.as_ptr(), p, pin_len, n8, pin_len, 0, 2, &mut tries);
             push("CardChangeAuthenticator(pbNewAuthenticator NULL)", code, true);
-            let code = f(c, ptr::null(), buf.as_ptr(), 6, buf.as_ptr(), 6, 0, 2, &mut tries);
+            let code = f(c, ptr::null(), p, pin_len, p, pin_len, 0, 2, &mut tries);
             push("CardChangeAuthenticator(pwszUserId NULL)", code, true);
         }
-        if let Some(f) = cd.pfnCardDeauthenticate {
+        if let Some(f) = cd.pfnCardDeauthenticate.filter(|_| want("CardDeauthenticate")) {
             push("CardDeauthenticate(pwszUserId NULL)", f(c, ptr::null(), 0), true);
         }
-        if let Some(f) = cd.pfnCardCreateDirectory {
+        if let Some(f) = cd.pfnCardCreateDirectory.filter(|_| want("CardCreateDirectory")) {
             push("CardCreateDirectory(pszDirectoryName NULL)", f(c, ptr::null(), 1), true);
         }
-        if let Some(f) = cd.pfnCardDeleteDirectory {
+        if let Some(f) = cd.pfnCardDeleteDirectory.filter(|_| want("CardDeleteDirectory")) {
             push("CardDeleteDirectory(pszDirectoryName NULL)", f(c, ptr::null()), true);
         }
-        if let Some(f) = cd.pfnCardCreateFile {
+        if let Some(f) = cd.pfnCardCreateFile.filter(|_| want("CardCreateFile")) {
             push("CardCreateFile(pszFileName NULL)", f(c, mscp.as_ptr(), ptr::null(), 0, 1), true);
         }
-        if let Some(f) = cd.pfnCardReadFile {
+        if let Some(f) = cd.pfnCardReadFile.filter(|_| want("CardReadFile")) {
             fresh!();
             let code = f(c, mscp.as_ptr(), ptr::null(), 0, &mut pb, &mut cb);
             push("CardReadFile(pszFileName NULL)", code, clean!());
@@ -351,14 +393,14 @@ pub(crate) fn null_argument_codes(cd: &CARD_DATA, apdus: &dyn Fn() -> u64) -> Ve
             let code = f(c, mscp.as_ptr(), cmap.as_ptr(), 0, &mut pb, ptr::null_mut());
             push("CardReadFile(pcbData NULL)", code, clean!());
         }
-        if let Some(f) = cd.pfnCardWriteFile {
+        if let Some(f) = cd.pfnCardWriteFile.filter(|_| want("CardWriteFile")) {
             push("CardWriteFile(pszFileName NULL)", f(c, ptr::null(), ptr::null(), 0, buf.as_ptr(), 6), true);
             push("CardWriteFile(pbData NULL, cbData 6)", f(c, ptr::null(), ansi(b"cardcf").as_ptr(), 0, n8, 6), true);
         }
-        if let Some(f) = cd.pfnCardDeleteFile {
+        if let Some(f) = cd.pfnCardDeleteFile.filter(|_| want("CardDeleteFile")) {
             push("CardDeleteFile(pszFileName NULL)", f(c, mscp.as_ptr(), ptr::null(), 0), true);
         }
-        if let Some(f) = cd.pfnCardEnumFiles {
+        if let Some(f) = cd.pfnCardEnumFiles.filter(|_| want("CardEnumFiles")) {
             fresh!();
             let code = f(c, mscp.as_ptr(), ptr::null_mut(), &mut cb, 0);
             push("CardEnumFiles(pmszFileNames NULL)", code, clean!());
@@ -366,42 +408,42 @@ pub(crate) fn null_argument_codes(cd: &CARD_DATA, apdus: &dyn Fn() -> u64) -> Ve
             let code = f(c, mscp.as_ptr(), &mut pb, ptr::null_mut(), 0);
             push("CardEnumFiles(pdwcbFileName NULL)", code, clean!());
         }
-        if let Some(f) = cd.pfnCardGetFileInfo {
+        if let Some(f) = cd.pfnCardGetFileInfo.filter(|_| want("CardGetFileInfo")) {
             push("CardGetFileInfo(pCardFileInfo NULL)", f(c, mscp.as_ptr(), cmap.as_ptr(), ptr::null_mut()), true);
             let mut info = CARD_FILE_INFO { dwVersion: 1, cbFileSize: 0, AccessCondition: 0 };
             let code = f(c, mscp.as_ptr(), ptr::null(), &mut info);
             push("CardGetFileInfo(pszFileName NULL)", code, info.cbFileSize == 0);
         }
-        if let Some(f) = cd.pfnCardQueryFreeSpace {
+        if let Some(f) = cd.pfnCardQueryFreeSpace.filter(|_| want("CardQueryFreeSpace")) {
             push("CardQueryFreeSpace(pCardFreeSpaceInfo NULL)", f(c, 0, ptr::null_mut()), true);
         }
-        if let Some(f) = cd.pfnCardQueryKeySizes {
+        if let Some(f) = cd.pfnCardQueryKeySizes.filter(|_| want("CardQueryKeySizes")) {
             push("CardQueryKeySizes(pKeySizes NULL)", f(c, keyspec::AT_ECDSA_P256, 0, ptr::null_mut()), true);
         }
-        if let Some(f) = cd.pfnCardSignData {
+        if let Some(f) = cd.pfnCardSignData.filter(|_| want("CardSignData")) {
             push("CardSignData(pInfo NULL)", f(c, ptr::null_mut()), true);
             let mut info = signing_info(3, keyspec::AT_ECDSA_P256, 0, 0, ptr::null_mut(), 32);
             let code = f(c, &mut info);
             push("CardSignData(pInfo->pbData NULL)", code, info.pbSignedData.is_null() && info.cbSignedData == 0);
         }
-        if let Some(f) = cd.pfnCardRSADecrypt {
+        if let Some(f) = cd.pfnCardRSADecrypt.filter(|_| want("CardRSADecrypt")) {
             push("CardRSADecrypt(pInfo NULL)", f(c, ptr::null_mut()), true);
             let mut info = decrypt_info(2, 0, keyspec::AT_KEYEXCHANGE, ptr::null_mut(), 256, crypt::PADDING_NONE);
             push("CardRSADecrypt(pInfo->pbData NULL)", f(c, &mut info), info.cbData == 256);
         }
-        if let Some(f) = cd.pfnCardConstructDHAgreement {
+        if let Some(f) = cd.pfnCardConstructDHAgreement.filter(|_| want("CardConstructDHAgreement")) {
             push("CardConstructDHAgreement(pAgreementInfo NULL)", f(c, ptr::null_mut()), true);
             let mut info = agreement_info(2, 2, 0, ptr::null_mut(), 72);
             let code = f(c, &mut info);
             push("CardConstructDHAgreement(pbPublicKey NULL)", code, info.bSecretAgreementIndex == 0);
         }
-        if let Some(f) = cd.pfnCardDeriveKey {
+        if let Some(f) = cd.pfnCardDeriveKey.filter(|_| want("CardDeriveKey")) {
             push("CardDeriveKey(pAgreementInfo NULL)", f(c, ptr::null_mut()), true);
             let mut info = derive_info(2, 0, ptr::null_mut(), 0, ptr::null_mut(), buf.as_mut_ptr(), 32);
             let code = f(c, &mut info);
             push("CardDeriveKey(pwszKDF NULL)", code, info.cbDerivedKey == 32);
         }
-        if let Some(f) = cd.pfnCardGetChallengeEx {
+        if let Some(f) = cd.pfnCardGetChallengeEx.filter(|_| want("CardGetChallengeEx")) {
             fresh!();
             let code = f(c, pin::ROLE_ADMIN, ptr::null_mut(), &mut cb, 0);
             push("CardGetChallengeEx(ppbChallengeData NULL)", code, clean!());
@@ -409,45 +451,51 @@ pub(crate) fn null_argument_codes(cd: &CARD_DATA, apdus: &dyn Fn() -> u64) -> Ve
             let code = f(c, pin::ROLE_ADMIN, &mut pb, ptr::null_mut(), 0);
             push("CardGetChallengeEx(pcbChallengeData NULL)", code, clean!());
         }
-        if let Some(f) = cd.pfnCardAuthenticateEx {
+        if let Some(f) = cd.pfnCardAuthenticateEx.filter(|_| want("CardAuthenticateEx")) {
+            let with_secret = secret.is_some();
             fresh!();
             let code = f(c, pin::ROLE_USER, 0, n8, 6, &mut pb, &mut cb, &mut tries);
             push("CardAuthenticateEx(pbPinData NULL)", code, clean!());
             fresh!();
             let code = f(c, pin::ROLE_USER, pin::SILENT_CONTEXT, n8, 0, &mut pb, &mut cb, &mut tries);
             push("CardAuthenticateEx(pbPinData NULL, CARD_PIN_SILENT_CONTEXT)", code, clean!());
-            fresh!();
-            let code = f(
-                c,
-                pin::ROLE_USER,
-                pin::GENERATE_SESSION_PIN,
-                pin_data.as_ptr(),
-                6,
-                ptr::null_mut(),
-                &mut cb,
-                &mut tries,
-            );
-            push("CardAuthenticateEx(GENERATE_SESSION_PIN, ppbSessionPin NULL)", code, clean!());
-            fresh!();
-            let code = f(
-                c,
-                pin::ROLE_USER,
-                pin::GENERATE_SESSION_PIN,
-                pin_data.as_ptr(),
-                6,
-                &mut pb,
-                ptr::null_mut(),
-                &mut tries,
-            );
-            push("CardAuthenticateEx(GENERATE_SESSION_PIN, pcbSessionPin NULL)", code, clean!());
+            if with_secret {
+                fresh!();
+                let code = f(
+                    c,
+                    pin::ROLE_USER,
+                    pin::GENERATE_SESSION_PIN,
+                    pin_data.as_ptr(),
+                    pin_len,
+                    ptr::null_mut(),
+                    &mut cb,
+                    &mut tries,
+                );
+                push("CardAuthenticateEx(GENERATE_SESSION_PIN, ppbSessionPin NULL)", code, clean!());
+                fresh!();
+                let code = f(
+                    c,
+                    pin::ROLE_USER,
+                    pin::GENERATE_SESSION_PIN,
+                    pin_data.as_ptr(),
+                    pin_len,
+                    &mut pb,
+                    ptr::null_mut(),
+                    &mut tries,
+                );
+                push("CardAuthenticateEx(GENERATE_SESSION_PIN, pcbSessionPin NULL)", code, clean!());
+            }
         }
-        if let Some(f) = cd.pfnCardChangeAuthenticatorEx {
-            let code = f(c, pin::CHANGE_FLAG_CHANGEPIN, 1, n8, 6, 1, buf.as_ptr(), 6, 0, &mut tries);
+        if let Some(f) =
+            cd.pfnCardChangeAuthenticatorEx.filter(|_| secret.is_some() && want("CardChangeAuthenticatorEx"))
+        {
+            let (p, n) = (pin_data.as_ptr(), pin_len);
+            let code = f(c, pin::CHANGE_FLAG_CHANGEPIN, 1, n8, n, 1, p, n, 0, &mut tries);
             push("CardChangeAuthenticatorEx(pbAuthenticatingPinData NULL)", code, true);
-            let code = f(c, pin::CHANGE_FLAG_CHANGEPIN, 1, buf.as_ptr(), 6, 1, n8, 6, 0, &mut tries);
+            let code = f(c, pin::CHANGE_FLAG_CHANGEPIN, 1, p, n, 1, n8, n, 0, &mut tries);
             push("CardChangeAuthenticatorEx(pbTargetData NULL)", code, true);
         }
-        if let Some(f) = cd.pfnCardGetContainerProperty {
+        if let Some(f) = cd.pfnCardGetContainerProperty.filter(|_| want("CardGetContainerProperty")) {
             let code = f(c, 0, ptr::null(), buf.as_mut_ptr(), 64, &mut cb, 0);
             push("CardGetContainerProperty(wszProperty NULL)", code, true);
             let pin_id = wide(prop::PIN_IDENTIFIER);
@@ -457,12 +505,12 @@ pub(crate) fn null_argument_codes(cd: &CARD_DATA, apdus: &dyn Fn() -> u64) -> Ve
             let code = f(c, 0, pin_id.as_ptr(), ptr::null_mut(), 64, &mut cb, 0);
             push("CardGetContainerProperty(pbData NULL, cbData 64)", code, true);
         }
-        if let Some(f) = cd.pfnCardSetContainerProperty {
+        if let Some(f) = cd.pfnCardSetContainerProperty.filter(|_| want("CardSetContainerProperty")) {
             push("CardSetContainerProperty(wszProperty NULL)", f(c, 0, ptr::null(), buf.as_ptr(), 4, 0), true);
             let pin_id = wide(prop::PIN_IDENTIFIER);
             push("CardSetContainerProperty(pbData NULL)", f(c, 0, pin_id.as_ptr(), n8, 4, 0), true);
         }
-        if let Some(f) = cd.pfnCardGetProperty {
+        if let Some(f) = cd.pfnCardGetProperty.filter(|_| want("CardGetProperty")) {
             push("CardGetProperty(wszProperty NULL)", f(c, ptr::null(), buf.as_mut_ptr(), 64, &mut cb, 0), true);
             push(
                 "CardGetProperty(pdwDataLen NULL)",
@@ -473,7 +521,7 @@ pub(crate) fn null_argument_codes(cd: &CARD_DATA, apdus: &dyn Fn() -> u64) -> Ve
             let code = f(c, guid.as_ptr(), ptr::null_mut(), 64, &mut cb, 0);
             push("CardGetProperty(pbData NULL, cbData 64)", code, true);
         }
-        if let Some(f) = cd.pfnCardSetProperty {
+        if let Some(f) = cd.pfnCardSetProperty.filter(|_| want("CardSetProperty")) {
             push("CardSetProperty(wszProperty NULL)", f(c, ptr::null(), buf.as_ptr(), 8, 0), true);
             let hwnd = wide(prop::PARENT_WINDOW);
             push("CardSetProperty(Parent Window, pbData NULL, cbData 8)", f(c, hwnd.as_ptr(), n8, 8, 0), true);
@@ -485,8 +533,10 @@ pub(crate) fn null_argument_codes(cd: &CARD_DATA, apdus: &dyn Fn() -> u64) -> Ve
 // ----- non-zero dwFlags where the specification requires 0 -----
 
 /// Every function whose `dwFlags` (or `dwReserved`, or a structure's `dwFlags`) must be 0,
-/// called with a bit set there.
-pub(crate) fn nonzero_flag_codes(cd: &CARD_DATA, flag: u32) -> Vec<(&'static str, u32)> {
+/// called with a bit set there; the ones that would change the card if wrongly accepted
+/// (`CardWriteFile`, `CardDeleteFile`, `CardDeleteContainer`, `CardSetContainerProperty`) only
+/// with `writes`.
+pub fn nonzero_flag_codes(cd: &CARD_DATA, flag: u32, writes: bool) -> Vec<(&'static str, u32)> {
     let c = ptr::from_ref(cd);
     let mut out = Vec::new();
     let (user, mscp, cmap) = (wide("user"), ansi(b"mscp"), ansi(b"cmapfile"));
@@ -499,10 +549,10 @@ pub(crate) fn nonzero_flag_codes(cd: &CARD_DATA, flag: u32) -> Vec<(&'static str
             out.push(("CardReadFile", f(c, mscp.as_ptr(), cmap.as_ptr(), flag, &mut pb, &mut cb)));
             free_output(pb);
         }
-        if let Some(f) = cd.pfnCardWriteFile {
+        if let Some(f) = cd.pfnCardWriteFile.filter(|_| writes) {
             out.push(("CardWriteFile", f(c, ptr::null(), ansi(b"cardcf").as_ptr(), flag, buf.as_ptr(), 6)));
         }
-        if let Some(f) = cd.pfnCardDeleteFile {
+        if let Some(f) = cd.pfnCardDeleteFile.filter(|_| writes) {
             out.push(("CardDeleteFile", f(c, mscp.as_ptr(), ansi(b"kxc00").as_ptr(), flag)));
         }
         if let Some(f) = cd.pfnCardEnumFiles {
@@ -529,7 +579,7 @@ pub(crate) fn nonzero_flag_codes(cd: &CARD_DATA, flag: u32) -> Vec<(&'static str
             free_output(i.pbSigPublicKey);
             free_output(i.pbKeyExPublicKey);
         }
-        if let Some(f) = cd.pfnCardDeleteContainer {
+        if let Some(f) = cd.pfnCardDeleteContainer.filter(|_| writes) {
             out.push(("CardDeleteContainer(dwReserved)", f(c, 200, flag)));
         }
         if let Some(f) = cd.pfnCardDeauthenticate {
@@ -547,7 +597,7 @@ pub(crate) fn nonzero_flag_codes(cd: &CARD_DATA, flag: u32) -> Vec<(&'static str
             let name = wide(prop::PIN_IDENTIFIER);
             out.push(("CardGetContainerProperty", f(c, 0, name.as_ptr(), buf.as_mut_ptr(), 64, &mut cb, flag)));
         }
-        if let Some(f) = cd.pfnCardSetContainerProperty {
+        if let Some(f) = cd.pfnCardSetContainerProperty.filter(|_| writes) {
             let name = wide(prop::PIN_IDENTIFIER);
             let one = 1u32.to_le_bytes();
             out.push(("CardSetContainerProperty", f(c, 0, name.as_ptr(), one.as_ptr(), 4, flag)));
@@ -579,7 +629,7 @@ pub(crate) fn nonzero_flag_codes(cd: &CARD_DATA, flag: u32) -> Vec<(&'static str
 
 /// Wrong PINs and responses through every function that reports tries, with
 /// `pcAttemptsRemaining` NULL: the codes (the driver must not write through NULL).
-pub(crate) fn wrong_secret_null_tries(cd: &CARD_DATA) -> Vec<(&'static str, u32)> {
+pub fn wrong_secret_null_tries(cd: &CARD_DATA) -> Vec<(&'static str, u32)> {
     let c = ptr::from_ref(cd);
     let user = wide("user");
     let wrong = *b"000000";
@@ -615,47 +665,22 @@ pub(crate) fn wrong_secret_null_tries(cd: &CARD_DATA) -> Vec<(&'static str, u32)
 
 // ----- outputs the driver allocates -----
 
-/// One output buffer: the allocations live right after the call and after the caller's
-/// single `pfnCspFree`, both relative to before the call.
-#[derive(Debug)]
-pub(crate) struct Output {
-    pub(crate) what: &'static str,
-    pub(crate) code: u32,
-    pub(crate) live_after_call: isize,
-    pub(crate) live_after_free: isize,
-    pub(crate) len: u32,
-}
-
 fn delta(before: usize) -> isize {
-    mdtool::csp::live_allocations() as isize - before as isize
+    crate::csp::live_allocations() as isize - before as isize
 }
 
 /// One call that returns a `pfnCspAlloc` buffer: its name, and the call, which stores the
 /// buffer and its length through the two out-parameters.
 type AllocatingCall<'a> = &'a mut dyn FnMut(&mut *mut u8, &mut u32) -> u32;
 
-/// Which containers of a card the allocating calls use.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Outputs {
-    /// A container with a key-exchange key only.
-    pub(crate) kx: u8,
-    /// A container with a signature key only, for `CardGetContainerInfo`.
-    pub(crate) sig: u8,
-    /// A container with a signature key only, for `CCP_CONTAINER_INFO`.
-    pub(crate) sig_property: u8,
-    /// `CardSignData`'s container, key spec and `aiHashAlg` (over a 32-byte hash): a key the
-    /// context may use now.
-    pub(crate) sign: (u8, u32, u32),
-}
-
-/// The default simulated PIV card: 9A (key exchange), 9E and 9C (signature); the signature
-/// is 9E's, a key that needs no PIN.
-pub(crate) const PIV_OUTPUTS: Outputs =
-    Outputs { kx: 0, sig: 3, sig_property: 1, sign: (3, keyspec::AT_ECDSA_P256, 0) };
-
 /// Runs every function that returns a `pfnCspAlloc` buffer through `one`, on a context over
 /// a card with the containers `outputs` names.
-fn each_allocating_call(cd: &CARD_DATA, outputs: Outputs, mut one: impl FnMut(&'static str, AllocatingCall<'_>)) {
+fn each_allocating_call(
+    cd: &CARD_DATA,
+    outputs: Outputs,
+    secret: Option<&[u8]>,
+    mut one: impl FnMut(&'static str, AllocatingCall<'_>),
+) {
     let c = ptr::from_ref(cd);
     let (mscp, cardid) = (ansi(b"mscp"), ansi(b"cardid"));
     // SAFETY: a live context; every pointer is a valid local; `one` frees each returned buffer
@@ -667,49 +692,59 @@ fn each_allocating_call(cd: &CARD_DATA, outputs: Outputs, mut one: impl FnMut(&'
         if let Some(f) = cd.pfnCardEnumFiles {
             one("CardEnumFiles *pmszFileNames", &mut |pb, cb| f(c, mscp.as_ptr(), pb, cb, 0));
         }
-        if let Some(f) = cd.pfnCardGetChallenge {
+        if let Some(f) = cd.pfnCardGetChallenge.filter(|_| outputs.challenge) {
             one("CardGetChallenge *ppbChallengeData", &mut |pb, cb| f(c, pb, cb));
         }
-        if let Some(f) = cd.pfnCardGetChallengeEx {
+        if let Some(f) = cd.pfnCardGetChallengeEx.filter(|_| outputs.challenge) {
             one("CardGetChallengeEx *ppbChallengeData", &mut |pb, cb| f(c, pin::ROLE_ADMIN, pb, cb, 0));
         }
-        if let Some(f) = cd.pfnCardAuthenticateEx {
+        if let (Some(f), Some(secret)) = (cd.pfnCardAuthenticateEx, secret) {
             one("CardAuthenticateEx *ppbSessionPin", &mut |pb, cb| {
                 let mut tries = 0;
-                f(c, pin::ROLE_USER, pin::GENERATE_SESSION_PIN, b"123456".as_ptr(), 6, pb, cb, &mut tries)
+                f(
+                    c,
+                    pin::ROLE_USER,
+                    pin::GENERATE_SESSION_PIN,
+                    secret.as_ptr(),
+                    secret.len() as u32,
+                    pb,
+                    cb,
+                    &mut tries,
+                )
             });
         }
-        if let Some(f) = cd.pfnCardGetContainerInfo {
+        if let (Some(f), Some(kx)) = (cd.pfnCardGetContainerInfo, outputs.kx) {
             one("CONTAINER_INFO.pbKeyExPublicKey (CardGetContainerInfo)", &mut |pb, cb| {
                 let mut i = container_info(1);
-                let code = f(c, outputs.kx, 0, &mut i);
+                let code = f(c, kx, 0, &mut i);
                 *pb = i.pbKeyExPublicKey;
                 *cb = i.cbKeyExPublicKey;
                 code + u32::from(!i.pbSigPublicKey.is_null())
             });
+        }
+        if let (Some(f), Some(sig)) = (cd.pfnCardGetContainerInfo, outputs.sig) {
             one("CONTAINER_INFO.pbSigPublicKey (CardGetContainerInfo)", &mut |pb, cb| {
                 let mut i = container_info(1);
-                let code = f(c, outputs.sig, 0, &mut i);
+                let code = f(c, sig, 0, &mut i);
                 *pb = i.pbSigPublicKey;
                 *cb = i.cbSigPublicKey;
                 code + u32::from(!i.pbKeyExPublicKey.is_null())
             });
         }
-        if let Some(f) = cd.pfnCardGetContainerProperty {
+        if let (Some(f), Some(index)) = (cd.pfnCardGetContainerProperty, outputs.sig_property) {
             one("CONTAINER_INFO.pbSigPublicKey (CCP_CONTAINER_INFO)", &mut |pb, cb| {
                 let mut i = container_info(1);
                 let name = wide(prop::CONTAINER_INFO);
                 let mut needed = 0;
-                let code = f(c, outputs.sig_property, name.as_ptr(), (&raw mut i).cast(), 40, &mut needed, 0);
+                let code = f(c, index, name.as_ptr(), (&raw mut i).cast(), 40, &mut needed, 0);
                 *pb = i.pbSigPublicKey;
                 *cb = i.cbSigPublicKey;
                 code
             });
         }
-        if let Some(f) = cd.pfnCardSignData {
+        if let (Some(f), Some((index, key_spec, alg))) = (cd.pfnCardSignData, outputs.sign) {
             one("CARD_SIGNING_INFO.pbSignedData", &mut |pb, cb| {
                 let mut hash = [0x42u8; 32];
-                let (index, key_spec, alg) = outputs.sign;
                 let mut info = signing_info(index, key_spec, 0, alg, hash.as_mut_ptr(), 32);
                 let code = f(c, &mut info);
                 *pb = info.pbSignedData;
@@ -722,10 +757,12 @@ fn each_allocating_call(cd: &CARD_DATA, outputs: Outputs, mut one: impl FnMut(&'
 
 /// Every function that returns a `pfnCspAlloc` buffer: what each allocates and what one free
 /// releases.
-pub(crate) fn allocated_outputs(cd: &CARD_DATA, outputs: Outputs) -> Vec<Output> {
+/// `secret` is the user PIN `CardAuthenticateEx(GENERATE_SESSION_PIN)` is given (without one,
+/// the session PIN is left out).
+pub fn allocated_outputs(cd: &CARD_DATA, outputs: Outputs, secret: Option<&[u8]>) -> Vec<Output> {
     let mut out = Vec::new();
-    each_allocating_call(cd, outputs, |what, call| {
-        let before = mdtool::csp::live_allocations();
+    each_allocating_call(cd, outputs, secret, |what, call| {
+        let before = crate::csp::live_allocations();
         let (mut pb, mut cb) = (ptr::null_mut::<u8>(), 0u32);
         let code = call(&mut pb, &mut cb);
         let live_after_call = delta(before);
@@ -737,9 +774,9 @@ pub(crate) fn allocated_outputs(cd: &CARD_DATA, outputs: Outputs) -> Vec<Output>
 
 /// The same calls with `pfnCspAlloc` failing (the caller set [`FAILING_ALLOC`]): codes, and
 /// whether every output stayed NULL/0.
-pub(crate) fn outputs_without_memory(cd: &CARD_DATA, outputs: Outputs) -> Vec<NullCase> {
+pub fn outputs_without_memory(cd: &CARD_DATA, outputs: Outputs, secret: Option<&[u8]>) -> Vec<NullCase> {
     let mut out = Vec::new();
-    each_allocating_call(cd, outputs, |what, call| {
+    each_allocating_call(cd, outputs, secret, |what, call| {
         let (mut pb, mut cb) = (ptr::null_mut::<u8>(), 0u32);
         let code = call(&mut pb, &mut cb);
         let outputs_clean = pb.is_null() && cb == 0;
@@ -840,7 +877,7 @@ fn key_sizes(version: u32) -> CARD_KEY_SIZES {
 
 /// The functions whose input structure carries a caller-set `dwVersion`, called with
 /// `version`: (function, code). Outputs a successful call allocates are freed.
-pub(crate) fn structure_version_codes(cd: &CARD_DATA, version: u32) -> Vec<(&'static str, u32)> {
+pub fn structure_version_codes(cd: &CARD_DATA, version: u32) -> Vec<(&'static str, u32)> {
     let c = ptr::from_ref(cd);
     let mut out = Vec::new();
     // SAFETY: a live context; every pointer is a valid local; blobs returned are freed.
@@ -888,7 +925,7 @@ pub(crate) fn structure_version_codes(cd: &CARD_DATA, version: u32) -> Vec<(&'st
 }
 
 /// `CardGetFileInfo` with a caller-set `dwVersion`: (code, size, access condition).
-pub(crate) fn file_info(cd: &CARD_DATA, dir: Option<&str>, file: &str, version: u32) -> (u32, u32, i32) {
+pub fn file_info(cd: &CARD_DATA, dir: Option<&str>, file: &str, version: u32) -> (u32, u32, i32) {
     let Some(f) = cd.pfnCardGetFileInfo else { return (0x8010_0022, 0, 0) };
     let dir = dir.map(|d| ansi(d.as_bytes()));
     let file = ansi(file.as_bytes());
@@ -899,7 +936,7 @@ pub(crate) fn file_info(cd: &CARD_DATA, dir: Option<&str>, file: &str, version: 
 }
 
 /// `CardQueryFreeSpace` with caller-set `dwFlags` and `dwVersion`.
-pub(crate) fn free_space(cd: &CARD_DATA, flags: u32, version: u32) -> (u32, [u32; 4]) {
+pub fn free_space(cd: &CARD_DATA, flags: u32, version: u32) -> (u32, [u32; 4]) {
     let Some(f) = cd.pfnCardQueryFreeSpace else { return (0x8010_0022, [0; 4]) };
     let mut i = CARD_FREE_SPACE_INFO {
         dwVersion: version,
@@ -913,7 +950,7 @@ pub(crate) fn free_space(cd: &CARD_DATA, flags: u32, version: u32) -> (u32, [u32
 }
 
 /// `CardQueryCapabilities` with a caller-set `dwVersion`: (code, version, compression, keygen).
-pub(crate) fn capabilities(cd: &CARD_DATA, version: u32) -> (u32, [u32; 3]) {
+pub fn capabilities(cd: &CARD_DATA, version: u32) -> (u32, [u32; 3]) {
     let Some(f) = cd.pfnCardQueryCapabilities else { return (0x8010_0022, [0; 3]) };
     let mut i = CARD_CAPABILITIES { dwVersion: version, fCertificateCompression: 7, fKeyGen: 7 };
     // SAFETY: a valid out-struct.
@@ -922,7 +959,7 @@ pub(crate) fn capabilities(cd: &CARD_DATA, version: u32) -> (u32, [u32; 3]) {
 }
 
 /// `CardQueryKeySizes` with caller-set `dwFlags`: (code, [version, min, default, max, incr]).
-pub(crate) fn query_key_sizes(cd: &CARD_DATA, key_spec: u32, flags: u32) -> (u32, [u32; 5]) {
+pub fn query_key_sizes(cd: &CARD_DATA, key_spec: u32, flags: u32) -> (u32, [u32; 5]) {
     let Some(f) = cd.pfnCardQueryKeySizes else { return (0x8010_0022, [0; 5]) };
     let mut s = key_sizes(1);
     // SAFETY: a valid out-struct.
@@ -931,7 +968,7 @@ pub(crate) fn query_key_sizes(cd: &CARD_DATA, key_spec: u32, flags: u32) -> (u32
 }
 
 /// `CardGetContainerInfo` with caller-set `dwFlags`: the code and the two blobs (freed).
-pub(crate) fn container_info_blobs(cd: &CARD_DATA, index: u8, flags: u32) -> (u32, Option<Vec<u8>>, Option<Vec<u8>>) {
+pub fn container_info_blobs(cd: &CARD_DATA, index: u8, flags: u32) -> (u32, Option<Vec<u8>>, Option<Vec<u8>>) {
     let Some(f) = cd.pfnCardGetContainerInfo else { return (0x8010_0022, None, None) };
     let mut i = container_info(1);
     // SAFETY: a valid out-struct; blobs are copied out and freed once.
@@ -950,7 +987,7 @@ pub(crate) fn container_info_blobs(cd: &CARD_DATA, index: u8, flags: u32) -> (u3
 
 /// `CardGetContainerProperty` with a caller-sized buffer and `dwFlags`: (code, `*pdwDataLen`,
 /// the buffer). A successful `CCP_CONTAINER_INFO` has its blobs freed.
-pub(crate) fn container_property(cd: &CARD_DATA, index: u8, name: &str, cap: u32, flags: u32) -> (u32, u32, Vec<u8>) {
+pub fn container_property(cd: &CARD_DATA, index: u8, name: &str, cap: u32, flags: u32) -> (u32, u32, Vec<u8>) {
     let Some(f) = cd.pfnCardGetContainerProperty else { return (0x8010_0022, 0, Vec::new()) };
     let w = wide(name);
     let mut buf = vec![0u8; cap.max(40) as usize];
@@ -969,7 +1006,7 @@ pub(crate) fn container_property(cd: &CARD_DATA, index: u8, name: &str, cap: u32
 }
 
 /// `CardSetContainerProperty` with caller-set `dwFlags`.
-pub(crate) fn set_container_property(cd: &CARD_DATA, index: u8, name: &str, data: &[u8], flags: u32) -> u32 {
+pub fn set_container_property(cd: &CARD_DATA, index: u8, name: &str, data: &[u8], flags: u32) -> u32 {
     let Some(f) = cd.pfnCardSetContainerProperty else { return 0x8010_0022 };
     let w = wide(name);
     // SAFETY: valid strings and data.
@@ -977,7 +1014,7 @@ pub(crate) fn set_container_property(cd: &CARD_DATA, index: u8, name: &str, data
 }
 
 /// `CardSetProperty` with caller-set `dwFlags` (`data` `None` passes NULL with length 0).
-pub(crate) fn set_property(cd: &CARD_DATA, name: &str, data: Option<&[u8]>, flags: u32) -> u32 {
+pub fn set_property(cd: &CARD_DATA, name: &str, data: Option<&[u8]>, flags: u32) -> u32 {
     let Some(f) = cd.pfnCardSetProperty else { return 0x8010_0022 };
     let w = wide(name);
     let (p, n) = data.map_or((ptr::null(), 0), |d| (d.as_ptr(), d.len() as u32));
@@ -986,7 +1023,7 @@ pub(crate) fn set_property(cd: &CARD_DATA, name: &str, data: Option<&[u8]>, flag
 }
 
 /// `CardGetProperty` of a `PIN_INFO` with the caller's `dwVersion` in the buffer.
-pub(crate) fn pin_info_with_version(cd: &CARD_DATA, pin_id: u32, version: u32) -> (u32, Vec<u8>) {
+pub fn pin_info_with_version(cd: &CARD_DATA, pin_id: u32, version: u32) -> (u32, Vec<u8>) {
     let Some(f) = cd.pfnCardGetProperty else { return (0x8010_0022, Vec::new()) };
     let w = wide(prop::PIN_INFO);
     let mut buf = [0u8; 36];
@@ -1002,12 +1039,7 @@ pub(crate) fn pin_info_with_version(cd: &CARD_DATA, pin_id: u32, version: u32) -
 /// `CardAuthenticateEx` with sentinels in the session-PIN out-pointers: (code, whether
 /// `*ppbSessionPin` was set to NULL, `*pcbSessionPin`, `*pcAttemptsRemaining`).
 /// `data` `None` passes `pbPinData` NULL (with `cbPinData` 6).
-pub(crate) fn authenticate_ex_outputs(
-    cd: &CARD_DATA,
-    pin_id: u32,
-    flags: u32,
-    data: Option<&[u8]>,
-) -> (u32, bool, u32, u32) {
+pub fn authenticate_ex_outputs(cd: &CARD_DATA, pin_id: u32, flags: u32, data: Option<&[u8]>) -> (u32, bool, u32, u32) {
     let Some(f) = cd.pfnCardAuthenticateEx else { return (0x8010_0022, false, 0, 0) };
     let mut pb = SENTINEL as *mut u8;
     let (mut cb, mut tries) = (0xDEAD_u32, 0xDEAD_u32);
@@ -1022,8 +1054,17 @@ pub(crate) fn authenticate_ex_outputs(
     (code, nulled, cb, tries)
 }
 
+/// `CardAuthenticateEx` with `pcAttemptsRemaining` NULL (and no session-PIN outputs): the
+/// code (a driver must test the pointer before writing the tries).
+pub fn authenticate_ex_without_tries(cd: &CARD_DATA, pin_id: u32, data: &[u8]) -> u32 {
+    let Some(f) = cd.pfnCardAuthenticateEx else { return 0x8010_0022 };
+    let (session, session_len, tries) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+    // SAFETY: valid PIN bytes; the out-pointers are NULL on purpose.
+    unsafe { f(ptr::from_ref(cd), pin_id, 0, data.as_ptr(), data.len() as u32, session, session_len, tries) }
+}
+
 /// `CardAuthenticatePin` with `pbPin` given as raw bytes and the user id as any string.
-pub(crate) fn authenticate_pin(cd: &CARD_DATA, user: &str, data: &[u8]) -> (u32, u32) {
+pub fn authenticate_pin(cd: &CARD_DATA, user: &str, data: &[u8]) -> (u32, u32) {
     let Some(f) = cd.pfnCardAuthenticatePin else { return (0x8010_0022, 0) };
     let u = wide(user);
     let mut tries = 0xDEAD_u32;
@@ -1033,7 +1074,7 @@ pub(crate) fn authenticate_pin(cd: &CARD_DATA, user: &str, data: &[u8]) -> (u32,
 }
 
 /// `CardGetChallengeEx` with caller-set `dwFlags`.
-pub(crate) fn get_challenge_ex(cd: &CARD_DATA, pin_id: u32, flags: u32) -> (u32, Vec<u8>) {
+pub fn get_challenge_ex(cd: &CARD_DATA, pin_id: u32, flags: u32) -> (u32, Vec<u8>) {
     let Some(f) = cd.pfnCardGetChallengeEx else { return (0x8010_0022, Vec::new()) };
     let (mut pb, mut cb) = (ptr::null_mut::<u8>(), 0u32);
     // SAFETY: valid out-pointers; a returned challenge is copied and freed once.
@@ -1046,7 +1087,7 @@ pub(crate) fn get_challenge_ex(cd: &CARD_DATA, pin_id: u32, flags: u32) -> (u32,
 }
 
 /// `CardDeauthenticate` with any user id and flags.
-pub(crate) fn deauthenticate(cd: &CARD_DATA, user: &str, flags: u32) -> u32 {
+pub fn deauthenticate(cd: &CARD_DATA, user: &str, flags: u32) -> u32 {
     let Some(f) = cd.pfnCardDeauthenticate else { return 0x8010_0022 };
     let u = wide(user);
     // SAFETY: a valid string.
@@ -1054,14 +1095,14 @@ pub(crate) fn deauthenticate(cd: &CARD_DATA, user: &str, flags: u32) -> u32 {
 }
 
 /// `CardDeauthenticateEx` with caller-set `dwFlags`.
-pub(crate) fn deauthenticate_ex(cd: &CARD_DATA, pins: u32, flags: u32) -> u32 {
+pub fn deauthenticate_ex(cd: &CARD_DATA, pins: u32, flags: u32) -> u32 {
     let Some(f) = cd.pfnCardDeauthenticateEx else { return 0x8010_0022 };
     // SAFETY: no pointers.
     unsafe { f(ptr::from_ref(cd), pins, flags) }
 }
 
 /// `CardChangeAuthenticator` with any user id, retry count and flags: (code, tries).
-pub(crate) fn change_authenticator(
+pub fn change_authenticator(
     cd: &CARD_DATA,
     user: &str,
     current: &[u8],
@@ -1090,7 +1131,7 @@ pub(crate) fn change_authenticator(
 }
 
 /// `CardChangeAuthenticatorEx` with any flags and retry count: (code, tries).
-pub(crate) fn change_authenticator_ex(
+pub fn change_authenticator_ex(
     cd: &CARD_DATA,
     flags: u32,
     auth_id: u32,
@@ -1120,7 +1161,7 @@ pub(crate) fn change_authenticator_ex(
 }
 
 /// `CardCreateContainer(Ex)` with key data (`pin_id` `Some` for the Ex form).
-pub(crate) fn create_container(
+pub fn create_container(
     cd: &CARD_DATA,
     index: u8,
     flags: u32,
@@ -1141,7 +1182,7 @@ pub(crate) fn create_container(
 }
 
 /// `CardDeleteContainer` with `dwReserved`.
-pub(crate) fn delete_container(cd: &CARD_DATA, index: u8, reserved: u32) -> u32 {
+pub fn delete_container(cd: &CARD_DATA, index: u8, reserved: u32) -> u32 {
     let Some(f) = cd.pfnCardDeleteContainer else { return 0x8010_0022 };
     // SAFETY: no pointers.
     unsafe { f(ptr::from_ref(cd), index, reserved) }
@@ -1150,7 +1191,7 @@ pub(crate) fn delete_container(cd: &CARD_DATA, index: u8, reserved: u32) -> u32 
 // ----- files with raw names -----
 
 /// `CardReadFile` with raw ANSI name bytes (`None` = NULL directory).
-pub(crate) fn read_file_bytes(cd: &CARD_DATA, dir: Option<&[u8]>, file: &[u8], flags: u32) -> (u32, Vec<u8>) {
+pub fn read_file_bytes(cd: &CARD_DATA, dir: Option<&[u8]>, file: &[u8], flags: u32) -> (u32, Vec<u8>) {
     let Some(f) = cd.pfnCardReadFile else { return (0x8010_0022, Vec::new()) };
     let dir = dir.map(ansi);
     let file = ansi(file);
@@ -1171,8 +1212,24 @@ pub(crate) fn read_file_bytes(cd: &CARD_DATA, dir: Option<&[u8]>, file: &[u8], f
     }
 }
 
+/// `CardReadFile` with `*ppbData` NULL and `*pcbData` 0 going in: (code, whether `*ppbData`
+/// is still NULL, `*pcbData`). A returned buffer is freed.
+pub fn read_file_outputs(cd: &CARD_DATA, dir: Option<&[u8]>, file: &[u8]) -> (u32, bool, u32) {
+    let Some(f) = cd.pfnCardReadFile else { return (0x8010_0022, true, 0) };
+    let dir = dir.map(ansi);
+    let file = ansi(file);
+    let (mut pb, mut cb) = (ptr::null_mut::<u8>(), 0u32);
+    // SAFETY: valid strings and out-pointers; a returned buffer is freed once.
+    let code = unsafe {
+        f(ptr::from_ref(cd), dir.as_ref().map_or(ptr::null(), |d| d.as_ptr()), file.as_ptr(), 0, &mut pb, &mut cb)
+    };
+    let untouched = pb.is_null();
+    free_output(pb);
+    (code, untouched, cb)
+}
+
 /// `CardEnumFiles` as raw bytes: (code, the multi-string, `*pdwcbFileName`).
-pub(crate) fn enum_files_bytes(cd: &CARD_DATA, dir: Option<&[u8]>) -> (u32, Vec<u8>, u32) {
+pub fn enum_files_bytes(cd: &CARD_DATA, dir: Option<&[u8]>) -> (u32, Vec<u8>, u32) {
     let Some(f) = cd.pfnCardEnumFiles else { return (0x8010_0022, Vec::new(), 0) };
     let dir = dir.map(ansi);
     let (mut pb, mut cb) = (ptr::null_mut::<u8>(), 0u32);
@@ -1186,8 +1243,8 @@ pub(crate) fn enum_files_bytes(cd: &CARD_DATA, dir: Option<&[u8]>) -> (u32, Vec<
 }
 
 /// Every file and directory function with the name `name` (ANSI bytes) where a name goes:
-/// (function, code).
-pub(crate) fn name_codes(cd: &CARD_DATA, name: &[u8]) -> Vec<(&'static str, u32)> {
+/// (function, code). The functions that create, write or delete only with `writes`.
+pub fn name_codes(cd: &CARD_DATA, name: &[u8], writes: bool) -> Vec<(&'static str, u32)> {
     let c = ptr::from_ref(cd);
     let (bad, mscp) = (ansi(name), ansi(b"mscp"));
     let mut out = Vec::new();
@@ -1202,13 +1259,13 @@ pub(crate) fn name_codes(cd: &CARD_DATA, name: &[u8]) -> Vec<(&'static str, u32)
             out.push(("CardReadFile(directory)", f(c, bad.as_ptr(), ansi(b"cmapfile").as_ptr(), 0, &mut pb, &mut cb)));
             free_output(pb);
         }
-        if let Some(f) = cd.pfnCardWriteFile {
+        if let Some(f) = cd.pfnCardWriteFile.filter(|_| writes) {
             out.push(("CardWriteFile", f(c, mscp.as_ptr(), bad.as_ptr(), 0, data.as_ptr(), 6)));
         }
-        if let Some(f) = cd.pfnCardCreateFile {
+        if let Some(f) = cd.pfnCardCreateFile.filter(|_| writes) {
             out.push(("CardCreateFile", f(c, mscp.as_ptr(), bad.as_ptr(), 0, 1)));
         }
-        if let Some(f) = cd.pfnCardDeleteFile {
+        if let Some(f) = cd.pfnCardDeleteFile.filter(|_| writes) {
             out.push(("CardDeleteFile", f(c, mscp.as_ptr(), bad.as_ptr(), 0)));
         }
         if let Some(f) = cd.pfnCardGetFileInfo {
@@ -1220,10 +1277,10 @@ pub(crate) fn name_codes(cd: &CARD_DATA, name: &[u8]) -> Vec<(&'static str, u32)
             out.push(("CardEnumFiles", f(c, bad.as_ptr(), &mut pb, &mut cb, 0)));
             free_output(pb);
         }
-        if let Some(f) = cd.pfnCardCreateDirectory {
+        if let Some(f) = cd.pfnCardCreateDirectory.filter(|_| writes) {
             out.push(("CardCreateDirectory", f(c, bad.as_ptr(), 1)));
         }
-        if let Some(f) = cd.pfnCardDeleteDirectory {
+        if let Some(f) = cd.pfnCardDeleteDirectory.filter(|_| writes) {
             out.push(("CardDeleteDirectory", f(c, bad.as_ptr())));
         }
     }
@@ -1231,7 +1288,7 @@ pub(crate) fn name_codes(cd: &CARD_DATA, name: &[u8]) -> Vec<(&'static str, u32)
 }
 
 /// `CardCreateDirectory` with any access condition.
-pub(crate) fn create_directory(cd: &CARD_DATA, name: &str, access_condition: i32) -> u32 {
+pub fn create_directory(cd: &CARD_DATA, name: &str, access_condition: i32) -> u32 {
     let Some(f) = cd.pfnCardCreateDirectory else { return 0x8010_0022 };
     let n = ansi(name.as_bytes());
     // SAFETY: a valid string.
@@ -1239,7 +1296,7 @@ pub(crate) fn create_directory(cd: &CARD_DATA, name: &str, access_condition: i32
 }
 
 /// `CardCreateFile` (`dir` `None` = NULL, the root) with any access condition and size.
-pub(crate) fn create_file(cd: &CARD_DATA, dir: Option<&str>, file: &str, size: u32, access_condition: i32) -> u32 {
+pub fn create_file(cd: &CARD_DATA, dir: Option<&str>, file: &str, size: u32, access_condition: i32) -> u32 {
     let Some(f) = cd.pfnCardCreateFile else { return 0x8010_0022 };
     let dir = dir.map(|d| ansi(d.as_bytes()));
     let file = ansi(file.as_bytes());
@@ -1251,31 +1308,8 @@ pub(crate) fn create_file(cd: &CARD_DATA, dir: Option<&str>, file: &str, size: u
 
 // ----- cryptography -----
 
-/// A `CardSignData` request built field by field.
-#[derive(Clone, Debug)]
-pub(crate) struct SignCall {
-    pub(crate) version: u32,
-    pub(crate) index: u8,
-    pub(crate) key_spec: u32,
-    pub(crate) flags: u32,
-    pub(crate) alg_id: u32,
-    pub(crate) data: Vec<u8>,
-    /// `(dwPaddingType, pszAlgId)` for a `BCRYPT_PKCS1_PADDING_INFO`.
-    pub(crate) padding: Option<(u32, Option<String>)>,
-}
-
-/// What `CardSignData` did: the code, the signature (copied and freed), `cbSignedData`, and
-/// whether `pbSignedData` still holds the sentinel the caller put there.
-#[derive(Debug)]
-pub(crate) struct SignOut {
-    pub(crate) code: u32,
-    pub(crate) signature: Option<Vec<u8>>,
-    pub(crate) cb: u32,
-    pub(crate) pb_untouched: bool,
-}
-
 /// Runs `call` through `CardSignData`, with a sentinel in `pbSignedData`.
-pub(crate) fn sign(cd: &CARD_DATA, call: &SignCall) -> SignOut {
+pub fn sign(cd: &CARD_DATA, call: &SignCall) -> SignOut {
     let Some(f) = cd.pfnCardSignData else {
         return SignOut { code: 0x8010_0022, signature: None, cb: 0, pb_untouched: true };
     };
@@ -1306,7 +1340,7 @@ pub(crate) fn sign(cd: &CARD_DATA, call: &SignCall) -> SignOut {
 
 /// `CardRSADecrypt` in place on `data` with any version, key spec and padding type (OAEP takes
 /// a hash name and label): (code, `cbData` after the call).
-pub(crate) fn rsa_decrypt(
+pub fn rsa_decrypt(
     cd: &CARD_DATA,
     version: u32,
     index: u8,
@@ -1333,7 +1367,7 @@ pub(crate) fn rsa_decrypt(
 }
 
 /// `CardConstructDHAgreement` with any version and flags: (code, agreement index).
-pub(crate) fn construct_agreement(cd: &CARD_DATA, version: u32, index: u8, flags: u32, blob: &[u8]) -> (u32, u8) {
+pub fn construct_agreement(cd: &CARD_DATA, version: u32, index: u8, flags: u32, blob: &[u8]) -> (u32, u8) {
     let Some(f) = cd.pfnCardConstructDHAgreement else { return (0x8010_0022, 0) };
     let mut blob = blob.to_vec();
     let mut info = agreement_info(version, index, flags, blob.as_mut_ptr(), blob.len() as u32);
@@ -1343,33 +1377,8 @@ pub(crate) fn construct_agreement(cd: &CARD_DATA, version: u32, index: u8, flags
     (code, info.bSecretAgreementIndex)
 }
 
-/// A `CardDeriveKey` request.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct DeriveCall {
-    pub(crate) version: u32,
-    pub(crate) flags: u32,
-    pub(crate) kdf: String,
-    pub(crate) agreement: u8,
-    /// `(BufferType, bytes)` parameters.
-    pub(crate) params: Vec<(u32, Vec<u8>)>,
-    /// A `KDF_NCRYPT_SECRET_HANDLE` parameter carrying this handle value.
-    pub(crate) secret_handle: Option<usize>,
-    /// The caller's buffer size (`cbDerivedKey` in).
-    pub(crate) capacity: u32,
-}
-
-/// What `CardDeriveKey` did: code, `cbDerivedKey` after, the caller's buffer, and whether the
-/// buffer still holds its fill pattern.
-#[derive(Debug)]
-pub(crate) struct DeriveOut {
-    pub(crate) code: u32,
-    pub(crate) cb: u32,
-    pub(crate) key: Vec<u8>,
-    pub(crate) untouched: bool,
-}
-
 /// Runs `call` through `CardDeriveKey` with a caller buffer filled with 0xA5.
-pub(crate) fn derive(cd: &CARD_DATA, call: &DeriveCall) -> DeriveOut {
+pub fn derive(cd: &CARD_DATA, call: &DeriveCall) -> DeriveOut {
     let Some(f) = cd.pfnCardDeriveKey else {
         return DeriveOut { code: 0x8010_0022, cb: 0, key: Vec::new(), untouched: true };
     };
@@ -1401,7 +1410,7 @@ pub(crate) fn derive(cd: &CARD_DATA, call: &DeriveCall) -> DeriveOut {
 }
 
 /// `CardDestroyDHAgreement` with any flags.
-pub(crate) fn destroy_agreement(cd: &CARD_DATA, index: u8, flags: u32) -> u32 {
+pub fn destroy_agreement(cd: &CARD_DATA, index: u8, flags: u32) -> u32 {
     let Some(f) = cd.pfnCardDestroyDHAgreement else { return 0x8010_0022 };
     // SAFETY: no pointers.
     unsafe { f(ptr::from_ref(cd), index, flags) }
@@ -1413,7 +1422,7 @@ static PAD_CALLS: AtomicUsize = AtomicUsize::new(0);
 
 /// Calls the driver made to `pfnCspPadData`/`pfnCspUnpadData` installed by
 /// [`counting_padding_callbacks`].
-pub(crate) fn padding_callback_calls() -> usize {
+pub fn padding_callback_calls() -> usize {
     PAD_CALLS.load(Ordering::SeqCst)
 }
 
@@ -1451,7 +1460,75 @@ unsafe extern "system" fn unpad_data(_info: *const CARD_RSA_DECRYPT_INFO, pcb: *
 }
 
 /// Installs `pfnCspPadData` and `pfnCspUnpadData` that count their calls (and fail).
-pub(crate) fn counting_padding_callbacks(cd: &mut CARD_DATA) {
+pub fn counting_padding_callbacks(cd: &mut CARD_DATA) {
     cd.pfnCspPadData = Some(pad_data);
     cd.pfnCspUnpadData = Some(unpad_data);
+}
+
+// ----- callbacks that call back into their context -----
+
+/// The code the re-entrant call of [`with_reentrant_dh`] or [`with_reentrant_cache`] got
+/// (`u32::MAX`: not made yet).
+pub static REENTRY: AtomicU32 = AtomicU32::new(u32::MAX);
+/// The `CARD_DATA` the cache callback calls back into.
+static CARD_DATA_OF_CACHE: AtomicPtr<CARD_DATA> = AtomicPtr::new(ptr::null_mut());
+
+/// `CardReadFile(cardcf)` on `cd` from inside a callback: its code (a buffer is freed).
+///
+/// # Safety
+/// `cd` must be a `CARD_DATA` with an acquired context.
+unsafe fn read_cardcf(cd: *const CARD_DATA) -> u32 {
+    // SAFETY: per contract, the table is filled.
+    let Some(read) = (unsafe { (*cd).pfnCardReadFile }) else { return u32::MAX - 1 };
+    let (mut p, mut len) = (ptr::null_mut(), 0u32);
+    // SAFETY: valid strings and out-pointers.
+    let rv = unsafe { read(cd, ptr::null(), c"cardcf".as_ptr().cast(), 0, &mut p, &mut len) };
+    free_output(p);
+    rv
+}
+
+/// `pfnCspGetDHAgreement` that first calls `CardReadFile` on the same context, then resolves
+/// every handle to agreement 0.
+unsafe extern "system" fn reentrant_get_dh_agreement(
+    cd: *const CARD_DATA,
+    _handle: *const c_void,
+    index: *mut u8,
+    _flags: u32,
+) -> u32 {
+    // SAFETY: the driver passes the CARD_DATA of the call it is in.
+    REENTRY.store(unsafe { read_cardcf(cd) }, Ordering::SeqCst);
+    if index.is_null() {
+        return 0x8010_0004;
+    }
+    // SAFETY: checked non-NULL; the driver's out-parameter.
+    unsafe { index.write(0) };
+    0
+}
+
+/// `pfnCspCacheLookupFile` that calls `CardReadFile` on its context, then misses.
+unsafe extern "system" fn reentrant_cache_lookup(
+    _ctx: *const c_void,
+    _tag: *const u16,
+    _flags: u32,
+    _ppb: *mut *mut u8,
+    _pcb: *mut u32,
+) -> u32 {
+    let cd = CARD_DATA_OF_CACHE.load(Ordering::SeqCst);
+    if !cd.is_null() {
+        // SAFETY: the CARD_DATA the tamper hook recorded, alive for the caller's context.
+        REENTRY.store(unsafe { read_cardcf(cd) }, Ordering::SeqCst);
+    }
+    0x490
+}
+
+/// Tamper hook: a CSP whose `pfnCspGetDHAgreement` calls back into the context.
+pub fn with_reentrant_dh(cd: &mut CARD_DATA) {
+    cd.pfnCspGetDHAgreement = Some(reentrant_get_dh_agreement);
+}
+
+/// Tamper hook: a CSP whose cache lookup calls back into the context. The structure must stay
+/// where it is for as long as the context lives (a `Csp`'s boxed `CARD_DATA` does).
+pub fn with_reentrant_cache(cd: &mut CARD_DATA) {
+    CARD_DATA_OF_CACHE.store(&raw mut *cd, Ordering::SeqCst);
+    cd.pfnCspCacheLookupFile = Some(reentrant_cache_lookup);
 }
