@@ -791,3 +791,15 @@ fn conformance_items_select_the_checks_and_bad_lists_are_usage_errors() {
     let err = fails(&["--sim", "piv", "--driver", "/nonexistent.so", "conformance"], &[], 2);
     assert!(!err.is_empty());
 }
+
+/// A seeded PIV card holds a key-agreement key (P-384 in 9D): the ECDH checks run and pass.
+#[test]
+fn conformance_agrees_keys_on_a_seeded_piv_card() {
+    let v = json(&ok(&["--sim", "piv", "--seed", "7", "--json", "conformance", "--items", "150-152"], &[]));
+    let checks = v["checks"].as_array().unwrap();
+    for id in ["crypto.ecdh", "crypto.dh_version"] {
+        let c = checks.iter().find(|c| c["id"] == id).unwrap();
+        assert_eq!(c["status"], "pass", "{c}");
+    }
+    assert_eq!(v["passed"], true);
+}
