@@ -20,32 +20,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use card_sim::GidsSim;
-use card_sim::stack::{self, SharedStack};
+use card_sim::stack::{self, SharedStack, TempDir};
 
 /// The default administrator key, and another one for the initialised card.
 const ADMIN_KEY: &str = "010203040506070801020304050607080102030405060708";
 const NEW_ADMIN_KEY: &str = "A1A2A3A4A5A6A7A8B1B2B3B4B5B6B7B8C1C2C3C4C5C6C7C8";
-
-/// A file in a per-test temporary directory, removed with it.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("card-edges-gids-interop-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Fails, naming what is missing, unless the programs this test drives are installed and the
 /// test runs as root.

@@ -18,28 +18,7 @@ use std::process::{Command, Output};
 
 use card_edges::iso7816::{Command as Apdu, Session, tlv};
 use card_edges::transport::Transport;
-use card_sim::stack::{self, SharedStack};
-
-/// A file in a per-test temporary directory, removed with it.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("card-edges-interop-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use card_sim::stack::{self, SharedStack, TempDir};
 
 fn stack() -> SharedStack {
     stack::shared().unwrap_or_else(|e| panic!("the PC/SC test stack did not start: {e}"))

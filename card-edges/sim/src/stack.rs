@@ -40,6 +40,35 @@ use card_edges::transport::pcsc::PcscCard;
 
 pub use pcscd::{PcscStack, StackError};
 
+/// A per-process scratch directory for the files the third-party tools of a test read and
+/// write (keys, certificates, signatures), removed with it.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// `$TMPDIR/card-sim-<pid>-<name>`, created.
+    ///
+    /// # Panics
+    /// When the directory cannot be created (a test helper: the test cannot go on).
+    #[allow(clippy::expect_used, reason = "a test helper")]
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("card-sim-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        Self(dir)
+    }
+
+    /// The path of `file` in it.
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.0.join(file)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// vpcd's default port: private stacks scan upward from here.
 pub const VPCD_BASE_PORT: u16 = 35963;
 /// The offset [`shared`] starts its scan at: skips the system vpcd's pair (35963/35964).

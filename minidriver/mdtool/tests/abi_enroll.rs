@@ -20,14 +20,13 @@ mod cdylib;
 mod served;
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use card_edges::crypto::{self, HashAlg};
 use card_edges::transport::pcsc::PcscCard;
-use card_sim::stack::{self, SharedStack};
+use card_sim::stack::{self, SharedStack, TempDir};
 use mdtool::csp::{AcquireOptions, Code, Csp, Driver, Target};
 use minidriver::abi::{code, crypt, keyspec, misc, pin, prop};
 use served::wait_for;
@@ -83,26 +82,6 @@ fn piv_tool(s: &SharedStack, reader: &str) -> Command {
     let mut cmd = s.command("yubico-piv-tool");
     cmd.args(["-r", reader]);
     cmd
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("mdtool-enroll-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// `mdtool serve --sim piv --trace` on the second vpcd reader; its card's APDUs are collected
