@@ -1,4 +1,5 @@
-//! Codec benches: BER-TLV, the VFS's well-known files, ATR and CardID parsing.
+//! Codec benches: BER-TLV, the VFS's well-known files, ATR and CardID parsing, and the host-side
+//! work of every signature: the certificate's public key and the check of a card's RSA result.
 //!
 //! Inputs are the real bytes of `test-vectors`. Run with `cargo bench -p md-benches`; `cargo test
 //! -p md-benches --benches` runs each bench once as a smoke test.
@@ -111,5 +112,25 @@ fn bench_card_id(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_tlv, bench_cmapfile, bench_cardcf, bench_atr, bench_card_id);
+fn bench_keys(c: &mut Criterion) {
+    use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
+    let mut group = c.benchmark_group("key");
+    let cert = test_vectors::certs::PIV_AUTH_9A;
+    group.bench_function("public_key_from_certificate_9a", |b| {
+        b.iter(|| card_edges::key::PublicKey::from_certificate(black_box(cert)))
+    });
+    let private = rsa::RsaPrivateKey::from_pkcs8_der(test_vectors::keys::RSA_2048_A).expect("test key");
+    let spki = private.to_public_key().to_public_key_der().expect("spki").into_vec();
+    let public = card_edges::key::PublicKey::from_spki(&spki).expect("public key");
+    let hash = [0x5A; 32];
+    let signature = private.sign(rsa::Pkcs1v15Sign::new_unprefixed(), &hash).expect("signature");
+    let rsa_public = card_edges::crypto::public_key_from_spki(&spki).expect("rsa key");
+    let block = card_edges::crypto::raw_public(&rsa_public, &signature).expect("block");
+    group.bench_function("check_rsa_2048_private_result", |b| {
+        b.iter(|| card_edges::crypto::check::rsa_private_result(black_box(&public), &block, &signature))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_tlv, bench_cmapfile, bench_cardcf, bench_atr, bench_card_id, bench_keys);
 criterion_main!(benches);

@@ -358,7 +358,7 @@ pub fn rows(shape: Shape) -> Result<Vec<Row>, String> {
         csp.authenticate_ex(c.pin, 0, PIN_VALUE).map_err(|(code, _)| format!("PIN: {code}"))?;
         let cert = c.certificate.as_deref().ok_or("no certificate")?;
         let public = card_edges::key::PublicKey::from_certificate(cert).map_err(|e| e.to_string())?;
-        let key = card_edges::crypto::public_key_from_spki(&public.spki).map_err(|e| e.to_string())?;
+        let key = card_edges::crypto::public_key_from_spki(public.spki()).map_err(|e| e.to_string())?;
         let mut ct = key
             .encrypt(&mut rand_core::UnwrapErr(getrandom::SysRng), rsa::Pkcs1v15Encrypt, b"report")
             .map_err(|_| "encrypt")?;
@@ -384,7 +384,7 @@ pub fn rows(shape: Shape) -> Result<Vec<Row>, String> {
         let (_, blob) = csp.container_info(index).map_err(|code| format!("container info: {code}"))?;
         let n: Vec<u8> = blob.get(20..).unwrap_or_default().iter().rev().copied().collect();
         let public = card_edges::key::PublicKey::from_rsa_components(&n, &[1, 0, 1]).map_err(|e| e.to_string())?;
-        let cert = card_sim::issue_certificate("CN=APDU report", &public.spki).map_err(|e| e.to_string())?;
+        let cert = card_sim::issue_certificate("CN=APDU report", public.spki()).map_err(|e| e.to_string())?;
         let data = if shape.is_gids() {
             csp.create_file(Some("mscp"), file, 0, 1).map_err(|code| format!("create {file}: {code}"))?;
             compress(&cert)?

@@ -2,6 +2,8 @@
 //! public half ([`PublicKey`], kept as SubjectPublicKeyInfo DER whatever form the card gave it
 //! in), and how a container presents it to the Base CSP ([`KeyRole`]).
 
+use std::sync::Arc;
+
 use der::Decode;
 use der::asn1::ObjectIdentifier;
 use rsa::traits::PublicKeyParts;
@@ -70,16 +72,33 @@ impl KeyRole {
     }
 }
 
-/// A key's public half.
+/// A key's public half, decoded once: an edge keeps it per container for the insertion, and
+/// every check of a card's RSA result reuses the decoded modulus and its Montgomery parameters
+/// (decoding them costs about as much as the check itself).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublicKey {
-    /// The algorithm and size.
-    pub algorithm: KeyAlgorithm,
-    /// SubjectPublicKeyInfo DER.
-    pub spki: Vec<u8>,
+    algorithm: KeyAlgorithm,
+    spki: Vec<u8>,
+    /// The decoded RSA key (shared: containers are cloned out of the edges' caches).
+    rsa: Option<Arc<rsa::RsaPublicKey>>,
 }
 
 impl PublicKey {
+    /// The algorithm and size.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        self.algorithm
+    }
+
+    /// The SubjectPublicKeyInfo DER.
+    pub fn spki(&self) -> &[u8] {
+        &self.spki
+    }
+
+    /// The decoded RSA key, for an RSA key.
+    pub fn rsa(&self) -> Option<&rsa::RsaPublicKey> {
+        self.rsa.as_deref()
+    }
+
     /// Reads the public key of an X.509 certificate.
     ///
     /// # Errors
@@ -100,11 +119,13 @@ impl PublicKey {
     pub fn from_spki(spki: &[u8]) -> Result<Self> {
         let info = SubjectPublicKeyInfoRef::from_der(spki)
             .map_err(|_| Error::Malformed { what: "malformed SubjectPublicKeyInfo" })?;
+        let mut rsa = None;
         let algorithm = if info.algorithm.oid == RSA_ENCRYPTION {
             let key = <rsa::RsaPublicKey as rsa::pkcs8::DecodePublicKey>::from_public_key_der(spki)
                 .map_err(|_| Error::Malformed { what: "malformed RSA public key" })?;
             let bits =
                 u16::try_from(key.n().bits()).map_err(|_| Error::Unsupported("RSA key larger than 65535 bits"))?;
+            rsa = Some(Arc::new(key));
             KeyAlgorithm::Rsa { bits }
         } else if info.algorithm.oid == EC_PUBLIC_KEY {
             let curve = info
@@ -123,7 +144,7 @@ impl PublicKey {
         } else {
             return Err(Error::Unsupported("public key algorithm other than RSA or EC"));
         };
-        Ok(Self { algorithm, spki: spki.to_vec() })
+        Ok(Self { algorithm, spki: spki.to_vec(), rsa })
     }
 
     /// An RSA key from its modulus and public exponent (big-endian, as cards return them in
@@ -164,13 +185,9 @@ impl PublicKey {
     /// The RSA modulus and public exponent (big-endian) of an RSA key.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for an EC key, [`Error::Malformed`] for a broken SPKI.
+    /// [`Error::InvalidArgument`] for an EC key.
     pub fn rsa_components(&self) -> Result<(Vec<u8>, Vec<u8>)> {
-        if !self.algorithm.is_rsa() {
-            return Err(Error::InvalidArgument("not an RSA key"));
-        }
-        let key = <rsa::RsaPublicKey as rsa::pkcs8::DecodePublicKey>::from_public_key_der(&self.spki)
-            .map_err(|_| Error::Malformed { what: "malformed RSA public key" })?;
+        let key = self.rsa().ok_or(Error::InvalidArgument("not an RSA key"))?;
         let n = key.n().to_be_bytes_trimmed_vartime().to_vec();
         let e = key.e().to_be_bytes_trimmed_vartime().to_vec();
         Ok((n, e))
@@ -219,5 +236,17 @@ mod tests {
         assert!(PublicKey::from_rsa_components(&[], &e).is_err());
         assert!(PublicKey::from_rsa_components(&n, &[0]).is_err());
         assert!(PublicKey::from_rsa_components(&[0xFF; 3000], &e).is_err());
+    }
+
+    #[test]
+    fn the_decoded_rsa_key_is_the_spki_s() {
+        use rsa::pkcs8::DecodePublicKey;
+        for der in [test_vectors::certs::PIV_AUTH_9A, test_vectors::certs::RETIRED_84_RSA_4096] {
+            let k = PublicKey::from_certificate(der).unwrap();
+            assert_eq!(*k.rsa().unwrap(), rsa::RsaPublicKey::from_public_key_der(k.spki()).unwrap());
+        }
+        let ec = PublicKey::from_certificate(test_vectors::certs::CARD_AUTH_9E).unwrap();
+        assert!(ec.rsa().is_none());
+        assert_eq!(ec.rsa_components().unwrap_err(), Error::InvalidArgument("not an RSA key"));
     }
 }

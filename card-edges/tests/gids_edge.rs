@@ -97,7 +97,7 @@ fn cold_listing_is_eight_apdus_after_the_select() {
     assert_eq!(containers[0].certificate, card_cert);
     assert!(containers[0].default);
     assert_eq!(containers[0].role, KeyRole::Exchange);
-    assert_eq!(containers[0].public_key.algorithm, KeyAlgorithm::Rsa { bits: 2048 });
+    assert_eq!(containers[0].public_key.algorithm(), KeyAlgorithm::Rsa { bits: 2048 });
     // A second listing in the same transaction costs nothing.
     h.edge.containers().unwrap();
     assert!(h.commands().is_empty());
@@ -113,7 +113,7 @@ fn pin_and_rsa_2048_sign_is_three_apdus() {
     let hash = Sha256::digest(b"minidriver on GIDS");
     h.edge.verify_pin(b"123456").unwrap();
     let sig = h.edge.sign_pkcs1(0, Some(HashAlg::Sha256), &hash).unwrap();
-    let key = crypto::public_key_from_spki(&h.edge.container(0).unwrap().unwrap().public_key.spki).unwrap();
+    let key = crypto::public_key_from_spki(h.edge.container(0).unwrap().unwrap().public_key.spki()).unwrap();
     crypto::verify_pkcs1(&key, Some(HashAlg::Sha256), &hash, &sig).unwrap();
     let cmds = shape(&h.commands());
     let mut pso = String::from("002A9E9A333031300D060960864801650304020105000420");
@@ -133,7 +133,7 @@ fn pin_and_rsa_2048_sign_is_three_apdus() {
 fn decrypt_is_chained_without_padding_indicator_and_round_trips() {
     let mut h = harness(one_container());
     let public = h.edge.container(0).unwrap().unwrap().public_key;
-    let key = crypto::public_key_from_spki(&public.spki).unwrap();
+    let key = crypto::public_key_from_spki(public.spki()).unwrap();
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let ct = key.encrypt(&mut rng, rsa::Pkcs1v15Encrypt, b"a session key").unwrap();
     h.edge.verify_pin(b"123456").unwrap();
@@ -208,12 +208,12 @@ fn key_generation_and_certificate_write_keep_the_card_consistent() {
     let containers = h.edge.containers().unwrap();
     assert_eq!(containers.len(), 2);
     assert_eq!(containers[1].public_key, key);
-    assert_eq!(h.sim.public_key(0x82).unwrap(), key.spki);
+    assert_eq!(h.sim.public_key(0x82).unwrap(), key.spki());
     let keymap = h.edge.keymap().unwrap();
     assert_eq!(keymap.len(), 2);
     assert!(keymap.get(1).unwrap().is_in_use());
     // A certificate for it, written compressed; the card's cardcf moved on.
-    let cert = &card_sim::issue_certificate("CN=Enrolled on GIDS", &key.spki).unwrap();
+    let cert = &card_sim::issue_certificate("CN=Enrolled on GIDS", key.spki()).unwrap();
     h.edge.write_certificate(1, cert).unwrap();
     let cf = h.edge.cardcf().unwrap();
     assert_ne!(cf, cardcf_before);

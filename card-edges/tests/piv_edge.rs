@@ -92,7 +92,7 @@ fn rsa_sign_flow(extended: bool) -> (Vec<String>, Counters) {
     let hash = Sha256::digest(b"minidriver");
     h.edge.verify_pin(b"123456").unwrap();
     let sig = h.edge.sign_pkcs1(Slot::AUTHENTICATION, Some(HashAlg::Sha256), &hash).unwrap();
-    let key = crypto::public_key_from_spki(&h.edge.public_key(Slot::AUTHENTICATION).unwrap().spki).unwrap();
+    let key = crypto::public_key_from_spki(h.edge.public_key(Slot::AUTHENTICATION).unwrap().spki()).unwrap();
     crypto::verify_pkcs1(&key, Some(HashAlg::Sha256), &hash, &sig).unwrap();
     (shape(&h.commands()), h.counters().since(before))
 }
@@ -133,7 +133,7 @@ fn pin_and_p256_sign_on_the_pin_always_slot() {
     let cmds = shape(&h.commands());
     assert_eq!(cmds.len(), 2, "VERIFY directly before GENERAL AUTHENTICATE: {cmds:#?}");
     assert_eq!(cmds[1], format!("0087119C267C2482008120{}00", hex::encode_upper(hash)));
-    let spki = h.edge.public_key(Slot::SIGNATURE).unwrap().spki;
+    let spki = h.edge.public_key(Slot::SIGNATURE).unwrap().spki().to_vec();
     let vk = <p256::ecdsa::VerifyingKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(&spki).unwrap();
     let sig = p256::ecdsa::Signature::from_slice(&rs).unwrap();
     use p256::ecdsa::signature::hazmat::PrehashVerifier;
@@ -156,7 +156,7 @@ fn ecdh_matches_a_software_computation() {
     edge.verify_pin(b"123456").unwrap();
     let z = edge.ecdh(Slot::KEY_MANAGEMENT, point.as_bytes()).unwrap();
     let card_key = edge.public_key(Slot::KEY_MANAGEMENT).unwrap();
-    let theirs = <p256::PublicKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(&card_key.spki).unwrap();
+    let theirs = <p256::PublicKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(card_key.spki()).unwrap();
     let expected = p256::ecdh::diffie_hellman(ours.to_nonzero_scalar(), theirs.as_affine());
     assert_eq!(&z[..], expected.raw_secret_bytes().as_slice());
     let cmds: Vec<String> = log.lock().unwrap().iter().map(|e| hex::encode_upper(&e.command)).collect();
@@ -167,7 +167,7 @@ fn ecdh_matches_a_software_computation() {
 #[test]
 fn oaep_decrypt_round_trips() {
     let mut h = harness(true);
-    let spki = h.edge.public_key(Slot::KEY_MANAGEMENT).unwrap().spki;
+    let spki = h.edge.public_key(Slot::KEY_MANAGEMENT).unwrap().spki().to_vec();
     let key = crypto::public_key_from_spki(&spki).unwrap();
     let msg = b"session key material";
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
@@ -262,7 +262,7 @@ fn corrupted_results_are_errors_not_signatures() {
         let result = edge.sign_pkcs1(Slot::AUTHENTICATION, Some(HashAlg::Sha256), &hash);
         assert!(result.is_err(), "{fault:?} gave {result:?}");
         let sig = edge.sign_pkcs1(Slot::AUTHENTICATION, Some(HashAlg::Sha256), &hash).unwrap();
-        let key = crypto::public_key_from_spki(&edge.public_key(Slot::AUTHENTICATION).unwrap().spki).unwrap();
+        let key = crypto::public_key_from_spki(edge.public_key(Slot::AUTHENTICATION).unwrap().spki()).unwrap();
         crypto::verify_pkcs1(&key, Some(HashAlg::Sha256), &hash, &sig).unwrap();
     }
     // ECDSA on 9E (no PIN): listing (7), then the signature is command 7.
@@ -276,7 +276,7 @@ fn corrupted_results_are_errors_not_signatures() {
     let sim = PivSim::default_card().unwrap();
     let mut edge = PivEdge::from_transport(Faulty::new(MemoryCard::new(sim), 8, Fault::FlippedByte(60))).unwrap();
     edge.containers().unwrap();
-    let key = crypto::public_key_from_spki(&edge.public_key(Slot::KEY_MANAGEMENT).unwrap().spki).unwrap();
+    let key = crypto::public_key_from_spki(edge.public_key(Slot::KEY_MANAGEMENT).unwrap().spki()).unwrap();
     let ct = key.encrypt(&mut rand_core::UnwrapErr(getrandom::SysRng), rsa::Pkcs1v15Encrypt, b"secret").unwrap();
     edge.verify_pin(b"123456").unwrap();
     assert!(edge.decrypt_raw(Slot::KEY_MANAGEMENT, &ct).is_err());

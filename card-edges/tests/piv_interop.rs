@@ -269,6 +269,6 @@ fn the_piv_edge_reads_the_card_over_pcsc() {
     let hash = [0x42; 32];
     edge.verify_pin(b"123456").unwrap();
     let sig = edge.sign_pkcs1(Slot::AUTHENTICATION, Some(HashAlg::Sha256), &hash).unwrap();
-    let key = crypto::public_key_from_spki(&edge.public_key(Slot::AUTHENTICATION).unwrap().spki).unwrap();
+    let key = crypto::public_key_from_spki(edge.public_key(Slot::AUTHENTICATION).unwrap().spki()).unwrap();
     crypto::verify_pkcs1(&key, Some(HashAlg::Sha256), &hash, &sig).unwrap();
 }

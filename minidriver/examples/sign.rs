@@ -22,7 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     card.verify_pin(pin.as_bytes())?;
     for c in card.containers()? {
-        println!("container {} ({:?}, {:?}): {}", c.index, c.public_key.algorithm, c.role, c.name);
+        println!("container {} ({:?}, {:?}): {}", c.index, c.public_key.algorithm(), c.role, c.name);
     }
     let key = card.key(0)?;
     let signature: rsa::pkcs1v15::Signature = key.try_sign(b"hello from a card")?;

@@ -106,7 +106,7 @@ pub(crate) fn rsa_private_key_blob(blob: &[u8]) -> Result<RsaPrivateKeyBlob> {
 /// # Errors
 /// [`Error::Unexpected`] for a key whose encoding cannot be read, or an RSA exponent over 32 bits.
 pub(crate) fn public_key_blob(key: &PublicKey, role: KeyRole) -> Result<Vec<u8>> {
-    match key.algorithm {
+    match key.algorithm() {
         KeyAlgorithm::Rsa { bits } => {
             let (n, e) = key.rsa_components().map_err(|_| Error::Unexpected("RSA public key unreadable"))?;
             let exp = e.iter().try_fold(0u32, |acc, b| acc.checked_mul(256).map(|v| v | u32::from(*b)));
@@ -130,14 +130,14 @@ pub(crate) fn public_key_blob(key: &PublicKey, role: KeyRole) -> Result<Vec<u8>>
         }
         KeyAlgorithm::P256 | KeyAlgorithm::P384 => {
             let point = key.ec_point().map_err(|_| Error::Unexpected("EC public key unreadable"))?;
-            let field = key.algorithm.byte_len();
+            let field = key.algorithm().byte_len();
             let Some((&0x04, xy)) = point.split_first() else {
                 return Err(Error::Unexpected("EC point not uncompressed"));
             };
             if xy.len() != 2 * field {
                 return Err(Error::Unexpected("EC point of the wrong size"));
             }
-            let magic = match (key.algorithm, role) {
+            let magic = match (key.algorithm(), role) {
                 (KeyAlgorithm::P256, KeyRole::Signature) => crypt::ECDSA_PUBLIC_P256_MAGIC,
                 (KeyAlgorithm::P384, KeyRole::Signature) => crypt::ECDSA_PUBLIC_P384_MAGIC,
                 (KeyAlgorithm::P256, KeyRole::Exchange) => crypt::ECDH_PUBLIC_P256_MAGIC,

@@ -204,7 +204,7 @@ impl Card {
     /// [`Error::SecurityViolation`] without the PIN; [`Error::NoKeyContainer`].
     pub fn sign_hash(&self, index: u8, hash_alg: Option<HashAlg>, hash: &[u8]) -> Result<Vec<u8>> {
         self.run(|c| {
-            let alg = c.container(index, &mut NoCache)?.public_key.algorithm;
+            let alg = c.container(index, &mut NoCache)?.public_key.algorithm();
             let request =
                 if alg.is_rsa() { SignRequest::Pkcs1 { hash_alg, hash } } else { SignRequest::Ecdsa { hash } };
             c.sign(index, &request, &mut NoCache)
@@ -249,8 +249,8 @@ impl Card {
         Ok(CardKey {
             card: self.clone(),
             index,
-            algorithm: container.public_key.algorithm,
-            spki: container.public_key.spki,
+            algorithm: container.public_key.algorithm(),
+            spki: container.public_key.spki().to_vec(),
             pin_id: container.pin,
             pin: None,
         })

@@ -68,7 +68,7 @@ impl Container {
     /// The `dwKeySpec` of this container's key.
     pub fn key_spec(&self) -> u32 {
         use crate::abi::keyspec as k;
-        match (self.public_key.algorithm, self.role) {
+        match (self.public_key.algorithm(), self.role) {
             (KeyAlgorithm::Rsa { .. }, KeyRole::Exchange) => k::AT_KEYEXCHANGE,
             (KeyAlgorithm::Rsa { .. }, KeyRole::Signature) => k::AT_SIGNATURE,
             (KeyAlgorithm::P256, KeyRole::Signature) => k::AT_ECDSA_P256,

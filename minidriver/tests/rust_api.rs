@@ -42,7 +42,7 @@ fn ecdsa_through_the_signer_trait() {
     let key = card.key(1).unwrap().with_pin(b"123456");
     let sig: p256::ecdsa::Signature = key.sign(b"signed through signature::Signer");
     let vk = <p256::ecdsa::VerifyingKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(
-        &PublicKey::from_certificate(&sim.certificate(0x9C).unwrap()).unwrap().spki,
+        PublicKey::from_certificate(&sim.certificate(0x9C).unwrap()).unwrap().spki(),
     )
     .unwrap();
     vk.verify(b"signed through signature::Signer", &sig).unwrap();
@@ -60,7 +60,7 @@ fn rsa_pkcs1_and_pss_through_the_signer_trait() {
     card.verify_pin(b"123456").unwrap();
     let key = card.key(0).unwrap();
     let public = <rsa::RsaPublicKey as rsa::pkcs8::DecodePublicKey>::from_public_key_der(key.public_key_der()).unwrap();
-    assert_eq!(key.public_key_der(), PublicKey::from_certificate(&sim.certificate(0x9A).unwrap()).unwrap().spki);
+    assert_eq!(key.public_key_der(), PublicKey::from_certificate(&sim.certificate(0x9A).unwrap()).unwrap().spki());
     let sig: rsa::pkcs1v15::Signature = key.sign(b"message");
     rsa::pkcs1v15::VerifyingKey::<Sha256>::new(public.clone()).verify(b"message", &sig).unwrap();
     let sig: rsa::pss::Signature = key.sign(b"message");
@@ -71,7 +71,7 @@ fn rsa_pkcs1_and_pss_through_the_signer_trait() {
 fn decrypt_and_sign_hash() {
     let (card, sim) = card();
     card.verify_pin(b"123456").unwrap();
-    let spki = PublicKey::from_certificate(&sim.certificate(0x9D).unwrap()).unwrap().spki;
+    let spki = PublicKey::from_certificate(&sim.certificate(0x9D).unwrap()).unwrap().spki().to_vec();
     let public = <rsa::RsaPublicKey as rsa::pkcs8::DecodePublicKey>::from_public_key_der(&spki).unwrap();
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let ct = public.encrypt(&mut rng, rsa::Oaep::<Sha256>::new(), b"secret").unwrap();
@@ -90,7 +90,7 @@ fn ecdh_with_a_key_agreement_key() {
     let ours = p256::SecretKey::from_slice(&[9; 32]).unwrap();
     let point = p256::elliptic_curve::sec1::ToSec1Point::to_sec1_point(&ours.public_key(), false);
     let z = card.ecdh(2, point.as_bytes()).unwrap();
-    let spki = PublicKey::from_certificate(&sim.certificate(0x9D).unwrap()).unwrap().spki;
+    let spki = PublicKey::from_certificate(&sim.certificate(0x9D).unwrap()).unwrap().spki().to_vec();
     let theirs = <p256::PublicKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(&spki).unwrap();
     let expected = p256::ecdh::diffie_hellman(ours.to_nonzero_scalar(), theirs.as_affine());
     assert_eq!(&z[..], expected.raw_secret_bytes().as_slice());
@@ -122,7 +122,7 @@ fn gids_containers_signatures_and_decryption() {
     let containers = card.containers().unwrap();
     assert_eq!(containers.len(), 2);
     assert!(containers[0].default);
-    assert_eq!(containers[1].public_key.algorithm, card_edges::key::KeyAlgorithm::Rsa { bits: 3072 });
+    assert_eq!(containers[1].public_key.algorithm(), card_edges::key::KeyAlgorithm::Rsa { bits: 3072 });
     let stored = sim.data_object(0xA010, 0xDF24).unwrap();
     assert_eq!(containers[0].certificate, card_sim::gids::decompress_certificate(&stored).unwrap());
     // The RustCrypto Signer traits, with the PIN held by the key handle.

@@ -21,8 +21,8 @@ const WRONG: Error = Error::Malformed { what: "the card's result does not verify
 /// # Errors
 /// [`Error::Malformed`] when it does not hold (or the key is not RSA).
 pub fn rsa_private_result(key: &PublicKey, input: &[u8], output: &[u8]) -> Result<()> {
-    let public = super::public_key_from_spki(&key.spki).map_err(|_| WRONG)?;
-    let back = super::raw_public(&public, output).map_err(|_| WRONG)?;
+    let public = key.rsa().ok_or(WRONG)?;
+    let back = super::raw_public(public, output).map_err(|_| WRONG)?;
     if subtle::ConstantTimeEq::ct_eq(back.as_slice(), input).into() { Ok(()) } else { Err(WRONG) }
 }
 
@@ -32,7 +32,7 @@ pub fn rsa_private_result(key: &PublicKey, input: &[u8], output: &[u8]) -> Resul
 /// [`Error::Malformed`] when it does not verify (or the key is not EC).
 pub fn ecdsa_signature(key: &PublicKey, hash: &[u8], r_s: &[u8]) -> Result<()> {
     let point = key.ec_point().map_err(|_| WRONG)?;
-    let ok = match key.algorithm {
+    let ok = match key.algorithm() {
         KeyAlgorithm::P256 => {
             let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point).map_err(|_| WRONG)?;
             let sig = p256::ecdsa::Signature::from_slice(r_s).map_err(|_| WRONG)?;

@@ -1,6 +1,7 @@
 //! RSA public keys: decoding them, their sizes, and the raw public operation for checking what a
 //! card returned.
 
+use crypto_bigint::modular::BoxedMontyForm;
 use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 use rsa::{BoxedUint, RsaPublicKey};
@@ -59,7 +60,11 @@ pub fn raw_public(key: &impl PublicKeyParts, block: &[u8]) -> Result<Vec<u8>> {
     if m >= *key.n().as_ref() {
         return Err(Error::Crypto("block is not less than the modulus"));
     }
-    let out = m.pow_mod(key.e(), key.n_params().modulus()).to_be_bytes();
+    // With the key's own Montgomery parameters and only the exponent's bits: `BoxedUint::pow_mod`
+    // would recompute the parameters and run the full width of `e` in constant time, about ten
+    // times the work. The exponent is public, so its length may show in the timing.
+    let e = key.e();
+    let out = BoxedMontyForm::new(m, key.n_params()).pow_bounded_exp(e, e.bits()).retrieve().to_be_bytes();
     let skip = out.len().saturating_sub(k);
     Ok(out.get(skip..).unwrap_or_default().to_vec())
 }

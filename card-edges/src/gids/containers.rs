@@ -241,14 +241,14 @@ impl<T: Transport> GidsEdge<T> {
         role: KeyRole,
         key: &PublicKey,
     ) -> Result<()> {
-        let bits = key.algorithm.bits();
+        let bits = key.algorithm().bits();
         let key_type = rsa_key_type(bits).ok_or(Error::Unsupported("GIDS RSA keys are 1024 to 4096 bits"))?;
         let kref = key_ref(index).ok_or(Error::NotFound("container index beyond the 126 GIDS key references"))?;
         let i = usize::from(index);
         let reserved = md.map.get(i).filter(|r| r.is_valid() && !r.name_utf16().is_empty()).cloned();
         let name: Vec<u16> = match &reserved {
             Some(r) => r.name_utf16().to_vec(),
-            None => generated_name(&key.spki).encode_utf16().collect(),
+            None => generated_name(key.spki()).encode_utf16().collect(),
         };
         let default =
             reserved.as_ref().is_some_and(ContainerRecord::is_default) || md.map.default_index().is_none_or(|d| d == i);
@@ -424,6 +424,6 @@ mod tests {
         assert_eq!(script.done(), 6);
         assert_eq!(list.len(), 1);
         assert!(list[0].certificate.is_empty());
-        assert_eq!(list[0].public_key.algorithm, crate::key::KeyAlgorithm::Rsa { bits: 2048 });
+        assert_eq!(list[0].public_key.algorithm(), crate::key::KeyAlgorithm::Rsa { bits: 2048 });
     }
 }

@@ -249,7 +249,7 @@ pub(crate) mod tests {
     #[test]
     fn recorded_public_key() {
         let key = parse_public_key(&transcript::public_key_response()).unwrap();
-        assert_eq!(key.algorithm, crate::key::KeyAlgorithm::Rsa { bits: 2048 });
+        assert_eq!(key.algorithm(), crate::key::KeyAlgorithm::Rsa { bits: 2048 });
         let (n, e) = key.rsa_components().unwrap();
         assert_eq!(n.len(), 256);
         assert_eq!(e, [1, 0, 1]);

@@ -102,7 +102,7 @@ impl<T: Transport> GidsEdge<T> {
             None => self.container(index)?,
         };
         let c = known.ok_or(Error::NotFound("container"))?;
-        let KeyAlgorithm::Rsa { bits } = c.public_key.algorithm else {
+        let KeyAlgorithm::Rsa { bits } = c.public_key.algorithm() else {
             return Err(Error::Unsupported("GIDS keys are RSA"));
         };
         let key_type = rsa_key_type(bits).ok_or(Error::Unsupported("GIDS RSA keys are 1024 to 4096 bits"))?;
@@ -326,7 +326,7 @@ impl<T: Transport> GidsEdge<T> {
             } else {
                 self.read_public_key(kref)?.ok_or(Error::Malformed { what: "no public key after GENERATE" })?
             };
-        if key.algorithm != (KeyAlgorithm::Rsa { bits }) {
+        if key.algorithm() != (KeyAlgorithm::Rsa { bits }) {
             return Err(Error::Malformed { what: "generated key is not of the requested size" });
         }
         self.cache.public_keys.insert(kref, Some(key.clone()));
@@ -439,7 +439,7 @@ mod tests {
         assert_eq!(script.done(), 3);
         assert_eq!(signature, t::data(t::SIGN_RESPONSE));
         let key = edge.container(0).unwrap().unwrap().public_key;
-        let rsa = crypto::public_key_from_spki(&key.spki).unwrap();
+        let rsa = crypto::public_key_from_spki(key.spki()).unwrap();
         crypto::verify_pkcs1(&rsa, Some(HashAlg::Sha256), hash, &signature).unwrap();
         assert!(edge.auth_state().user);
     }
@@ -669,7 +669,7 @@ mod tests {
         expect_all(&script, put(0xA000, 0xDF20, &keymap.encode()));
         script.expect("00DBA01009DF2206000001000100", "9000");
         let public = key.public_key().unwrap();
-        let name = super::super::containers::generated_name(&public.spki);
+        let name = super::super::containers::generated_name(public.spki());
         let record = vfs::cmapfile::ContainerRecord::new(&name, 0x03, 2048, 0).unwrap();
         expect_all(&script, put(0xA010, 0xDF23, &record.encode()));
         edge.import_key(0, &key, KeyRole::Signature).unwrap();

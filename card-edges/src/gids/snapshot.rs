@@ -68,7 +68,7 @@ impl<T: Transport> GidsEdge<T> {
         for (kref, key) in &self.cache.public_keys {
             out.push(*kref);
             out.push(u8::from(key.is_some()));
-            put_bytes(&mut out, key.as_ref().map(|k| k.spki.as_slice()).unwrap_or_default());
+            put_bytes(&mut out, key.as_ref().map(|k| k.spki()).unwrap_or_default());
         }
         Ok(out)
     }

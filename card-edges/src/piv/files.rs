@@ -252,7 +252,7 @@ impl<T: Transport> PivEdge<T> {
                     index: slot.container_index(),
                     slot,
                     name,
-                    role: slot.role_of(content.public_key.algorithm),
+                    role: slot.role_of(content.public_key.algorithm()),
                     default: Some(slot) == default_slot,
                     content,
                 }
@@ -279,7 +279,7 @@ impl<T: Transport> PivEdge<T> {
     pub fn cmapfile(&mut self) -> Result<ContainerMap> {
         let mut map = ContainerMap::default();
         for c in self.containers()? {
-            let bits = c.content.public_key.algorithm.bits();
+            let bits = c.content.public_key.algorithm().bits();
             let (sig, kx) = match c.role {
                 KeyRole::Signature => (bits, 0),
                 KeyRole::Exchange => (0, bits),
@@ -295,7 +295,7 @@ impl<T: Transport> PivEdge<T> {
         let Some((kind, index)) = well_known::parse_cert_file_name(name) else { return Ok(None) };
         let Some(slot) = Slot::from_container_index(usize::from(index)) else { return Ok(None) };
         let Some(content) = self.slot_content_if_candidate(slot)? else { return Ok(None) };
-        let role = slot.role_of(content.public_key.algorithm);
+        let role = slot.role_of(content.public_key.algorithm());
         Ok((role.cert_kind() == kind && !content.certificate.is_empty()).then_some((slot, role)))
     }
 
@@ -348,7 +348,7 @@ impl<T: Transport> PivEdge<T> {
         let (kind, index) = well_known::parse_cert_file_name(&path.file)?;
         let slot = Slot::from_container_index(usize::from(index))?;
         let content = self.slot_content(slot).ok()??;
-        (slot.role_of(content.public_key.algorithm).cert_kind() == kind && self.can_write_objects()).then_some(slot)
+        (slot.role_of(content.public_key.algorithm()).cert_kind() == kind && self.can_write_objects()).then_some(slot)
     }
 
     /// Whether `path` is one of the files kept in Yubico's objects (`cmapfile`, `msroots`).

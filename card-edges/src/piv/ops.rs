@@ -22,7 +22,7 @@ impl<T: Transport> PivEdge<T> {
     /// [`Error::SecurityStatusNotSatisfied`] without the PIN (9C: without a VERIFY just before);
     /// [`Error::NotFound`] for an empty slot; malformed responses.
     pub fn private_operation(&mut self, slot: Slot, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        let alg = self.public_key(slot)?.algorithm;
+        let alg = self.public_key(slot)?.algorithm();
         let id = super::algorithm::id(alg).ok_or(Error::Unsupported("key size without a PIV algorithm identifier"))?;
         if input.len() != alg.byte_len() {
             return Err(Error::InvalidArgument("input length does not match the key"));
@@ -57,7 +57,7 @@ impl<T: Transport> PivEdge<T> {
     /// # Errors
     /// As [`PivEdge::sign_pkcs1`].
     pub fn sign_pss(&mut self, slot: Slot, hash_alg: HashAlg, hash: &[u8], salt_len: usize) -> Result<Vec<u8>> {
-        let bits = usize::from(self.public_key(slot)?.algorithm.bits());
+        let bits = usize::from(self.public_key(slot)?.algorithm().bits());
         let block = crypto::pss::encode(hash_alg, hash, salt_len, bits)?;
         Ok(self.private_operation(slot, &block)?.to_vec())
     }
@@ -68,7 +68,7 @@ impl<T: Transport> PivEdge<T> {
     /// # Errors
     /// As [`PivEdge::private_operation`]; [`Error::Malformed`] for a bad DER signature.
     pub fn sign_ecdsa(&mut self, slot: Slot, hash: &[u8]) -> Result<Vec<u8>> {
-        let alg = self.public_key(slot)?.algorithm;
+        let alg = self.public_key(slot)?.algorithm();
         if alg.is_rsa() {
             return Err(Error::InvalidArgument("ECDSA with an RSA key"));
         }
@@ -123,7 +123,7 @@ impl<T: Transport> PivEdge<T> {
     /// # Errors
     /// [`Error::InvalidArgument`] for a point of the wrong size; as [`PivEdge::private_operation`].
     pub fn ecdh(&mut self, slot: Slot, peer_point: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        let alg = self.public_key(slot)?.algorithm;
+        let alg = self.public_key(slot)?.algorithm();
         let id = super::algorithm::id(alg).ok_or(Error::Unsupported("key without a PIV algorithm identifier"))?;
         if alg.is_rsa() || peer_point.len() != 2 * alg.byte_len() + 1 || peer_point.first() != Some(&0x04) {
             return Err(Error::InvalidArgument("peer key is not an uncompressed point on this curve"));
@@ -137,7 +137,7 @@ impl<T: Transport> PivEdge<T> {
     }
 
     fn rsa_len(&mut self, slot: Slot) -> Result<usize> {
-        let alg = self.public_key(slot)?.algorithm;
+        let alg = self.public_key(slot)?.algorithm();
         if !alg.is_rsa() {
             return Err(Error::InvalidArgument("RSA operation with an EC key"));
         }
@@ -187,7 +187,7 @@ impl<T: Transport> PivEdge<T> {
         let public_key =
             PublicKey::from_certificate(der).map_err(|_| Error::InvalidArgument("not an X.509 certificate"))?;
         if let Some(pending) = self.cache.pending.get(&slot)
-            && pending.spki != public_key.spki
+            && pending.spki() != public_key.spki()
         {
             return Err(Error::InvalidArgument("the certificate is not for the key generated in this slot"));
         }
@@ -273,7 +273,7 @@ fn generated_public_key(response: &[u8], algorithm: KeyAlgorithm) -> Result<Publ
         }
     };
     let key = PublicKey::from_spki(&spki)?;
-    if key.algorithm != algorithm {
+    if key.algorithm() != algorithm {
         return Err(Error::Malformed { what: "generated key is not of the requested size" });
     }
     Ok(key)

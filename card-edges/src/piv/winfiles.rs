@@ -116,7 +116,7 @@ impl<T: Transport> PivEdge<T> {
             let content = self.slot_content_if_candidate(slot)?;
             let (spec, bits) = match &content {
                 Some(c) => {
-                    let alg = c.public_key.algorithm;
+                    let alg = c.public_key.algorithm();
                     (key_spec(alg, slot.role_of(alg)), alg.bits())
                 }
                 None if r.key_exchange_key_size_bits() != 0 => (1, r.key_exchange_key_size_bits()),

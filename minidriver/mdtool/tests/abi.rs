@@ -47,7 +47,7 @@ fn with_card(s: &mut SharedStack, sim: PivSim, f: impl FnOnce(&mut SharedStack))
 }
 
 fn rsa_key(cert: &[u8]) -> rsa::RsaPublicKey {
-    crypto::public_key_from_spki(&card_edges::key::PublicKey::from_certificate(cert).unwrap().spki).unwrap()
+    crypto::public_key_from_spki(card_edges::key::PublicKey::from_certificate(cert).unwrap().spki()).unwrap()
 }
 
 fn verify_card_rsa(cert: &[u8], hash_alg: Option<HashAlg>, hash: &[u8], le_signature: &[u8]) {
@@ -255,7 +255,8 @@ fn items_138_to_142_signatures_with_every_padding_and_hash() {
     // ECDSA: 9E needs no PIN; 9C needs the sign PIN right before each use.
     let verify_p256 = |slot: u8, rs: &[u8], hash: &[u8]| {
         use p256::ecdsa::signature::hazmat::PrehashVerifier;
-        let spki = card_edges::key::PublicKey::from_certificate(&s.sim().certificate(slot).unwrap()).unwrap().spki;
+        let spki =
+            card_edges::key::PublicKey::from_certificate(&s.sim().certificate(slot).unwrap()).unwrap().spki().to_vec();
         let vk = <p256::ecdsa::VerifyingKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(&spki).unwrap();
         vk.verify_prehash(hash, &p256::ecdsa::Signature::from_slice(rs).unwrap()).unwrap();
     };
@@ -352,7 +353,7 @@ fn items_150_to_152_ecdh_with_every_kdf_matches_software() {
         blob.extend_from_slice(&32u32.to_le_bytes());
         blob.extend_from_slice(&point.as_bytes()[1..]);
         let card_pub = card_edges::key::PublicKey::from_certificate(&s.sim().certificate(0x9D).unwrap()).unwrap();
-        let theirs = <p256::PublicKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(&card_pub.spki).unwrap();
+        let theirs = <p256::PublicKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(card_pub.spki()).unwrap();
         let z = p256::ecdh::diffie_hellman(ours.to_nonzero_scalar(), theirs.as_affine()).raw_secret_bytes().to_vec();
         assert_eq!(
             csp.get_container_property(2, prop::ASSOCIATED_ECDH_KEY).unwrap_err().0,

@@ -202,7 +202,7 @@ fn enrol(csp: &Csp) -> Result<(u8, Vec<u8>), Code> {
     let (_, blob) = csp.container_info(index)?;
     let n: Vec<u8> = blob[20..].iter().rev().copied().collect();
     let public = card_edges::key::PublicKey::from_rsa_components(&n, &[1, 0, 1]).unwrap();
-    let cert = card_sim::issue_certificate("CN=Enrolled with the user PIN,O=Minidriver Test", &public.spki).unwrap();
+    let cert = card_sim::issue_certificate("CN=Enrolled with the user PIN,O=Minidriver Test", public.spki()).unwrap();
     let file = format!("kxc{index:02x}");
     csp.create_file(Some("mscp"), &file, 0, 1)?;
     csp.write_file(Some("mscp"), &file, &cert)?;
@@ -259,7 +259,8 @@ fn the_user_pin_enrols_a_token_whose_management_key_is_pin_protected() {
     let hash = Sha256::digest(b"signed by an enrolled key");
     let mut sig = csp.sign_data(4, keyspec::AT_KEYEXCHANGE, crypt::CALG_SHA_256, 0, &hash, None).unwrap();
     sig.reverse();
-    let key = crypto::public_key_from_spki(&card_edges::key::PublicKey::from_certificate(&cert).unwrap().spki).unwrap();
+    let key =
+        crypto::public_key_from_spki(card_edges::key::PublicKey::from_certificate(&cert).unwrap().spki()).unwrap();
     crypto::verify_pkcs1(&key, Some(HashAlg::Sha256), &hash, &sig).unwrap();
     drop(csp);
 

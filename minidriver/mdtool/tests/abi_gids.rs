@@ -488,7 +488,7 @@ fn items_76_to_78_82_84_123_126_127_admin_unblock_keygen_import_and_certificates
         let (_, blob) = csp.container_info(2).unwrap();
         let n: Vec<u8> = blob[20..].iter().rev().copied().collect();
         let public = card_edges::key::PublicKey::from_rsa_components(&n, &[1, 0, 1]).unwrap();
-        let cert = card_sim::issue_certificate("CN=Enrolled through the table", &public.spki).unwrap();
+        let cert = card_sim::issue_certificate("CN=Enrolled through the table", public.spki()).unwrap();
         let mut file = vec![0x01, 0x00];
         file.extend_from_slice(&u16::try_from(cert.len()).unwrap().to_le_bytes());
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
@@ -588,5 +588,5 @@ fn items_109_to_117_166_properties() {
 }
 
 fn rsa_key_of(cert: &[u8]) -> rsa::RsaPublicKey {
-    crypto::public_key_from_spki(&card_edges::key::PublicKey::from_certificate(cert).unwrap().spki).unwrap()
+    crypto::public_key_from_spki(card_edges::key::PublicKey::from_certificate(cert).unwrap().spki()).unwrap()
 }

@@ -292,7 +292,7 @@ impl SimCard for GidsSim {
         let spki = self.container_spki(index)?;
         (0xDF21..=0xDF40).filter_map(|tag| self.data_object(0xA010, tag)).find(|file| {
             card_sim::gids::decompress_certificate(file)
-                .is_some_and(|der| card_edges::key::PublicKey::from_certificate(&der).is_ok_and(|k| k.spki == spki))
+                .is_some_and(|der| card_edges::key::PublicKey::from_certificate(&der).is_ok_and(|k| k.spki() == spki))
         })
     }
 }
@@ -515,11 +515,11 @@ fn le(mut v: Vec<u8>) -> Vec<u8> {
 
 fn rsa_key(sim: &PivSim, slot: u8) -> rsa::RsaPublicKey {
     let cert = sim.certificate(slot).unwrap();
-    crypto::public_key_from_spki(&card_edges::key::PublicKey::from_certificate(&cert).unwrap().spki).unwrap()
+    crypto::public_key_from_spki(card_edges::key::PublicKey::from_certificate(&cert).unwrap().spki()).unwrap()
 }
 
 fn p256_key(sim: &PivSim, slot: u8) -> p256::ecdsa::VerifyingKey {
-    let spki = card_edges::key::PublicKey::from_certificate(&sim.certificate(slot).unwrap()).unwrap().spki;
+    let spki = card_edges::key::PublicKey::from_certificate(&sim.certificate(slot).unwrap()).unwrap().spki().to_vec();
     <p256::ecdsa::VerifyingKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(&spki).unwrap()
 }
 
@@ -542,7 +542,7 @@ fn sign_verified<S: SimCard>(ctx: &Ctx<S>, index: u8, hash: &[u8]) {
     let spki = ctx.sim.container_spki(index).unwrap();
     let key = card_edges::key::PublicKey::from_spki(&spki).unwrap();
     let (sig_blob, _) = ctx.csp.container_info(index).unwrap();
-    match key.algorithm {
+    match key.algorithm() {
         Alg::Rsa { .. } => {
             let spec = if sig_blob.is_empty() { keyspec::AT_KEYEXCHANGE } else { keyspec::AT_SIGNATURE };
             let sig = ctx.csp.sign_data(index, spec, crypt::CALG_SHA_256, 0, hash, None).unwrap();
@@ -572,7 +572,7 @@ fn peer_blob(sim: &PivSim) -> (Vec<u8>, Vec<u8>) {
     blob.extend_from_slice(&32u32.to_le_bytes());
     blob.extend_from_slice(&point.as_bytes()[1..]);
     let card_pub = card_edges::key::PublicKey::from_certificate(&sim.certificate(0x9D).unwrap()).unwrap();
-    let theirs = <p256::PublicKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(&card_pub.spki).unwrap();
+    let theirs = <p256::PublicKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(card_pub.spki()).unwrap();
     let z = p256::ecdh::diffie_hellman(ours.to_nonzero_scalar(), theirs.as_affine()).raw_secret_bytes().to_vec();
     (blob, z)
 }
@@ -3727,7 +3727,7 @@ fn items_118_119_gids_capabilities_and_key_sizes() {
     assert_eq!(&file[..2], &[0x01, 0x00]);
     let der = card_sim::gids::decompress_certificate(&file).unwrap();
     assert_eq!(usize::from(u16::from_le_bytes([file[2], file[3]])), der.len());
-    assert_eq!(card_edges::key::PublicKey::from_certificate(&der).unwrap().spki, ctx.sim.container_spki(0).unwrap());
+    assert_eq!(card_edges::key::PublicKey::from_certificate(&der).unwrap().spki(), ctx.sim.container_spki(0).unwrap());
     assert_eq!(compressed_certificate(&der), file, "zlib at the default level, as the card stores it");
     for spec in [keyspec::AT_KEYEXCHANGE, keyspec::AT_SIGNATURE] {
         let (rv, got) = raw::query_key_sizes(cd, spec, 0);

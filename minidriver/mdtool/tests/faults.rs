@@ -333,10 +333,10 @@ fn listing(run: &mut Run<'_>, containers: &[u8]) -> Option<Vec<(u8, PublicKey, u
             run.issue(format!("false success: mscp/{file} holds no certificate"));
             return None;
         };
-        run.check(support::blob_is_key(&blob, &key.spki), || {
+        run.check(support::blob_is_key(&blob, key.spki()), || {
             format!("container {i}'s public key is not its certificate's")
         });
-        let spec = match (key.algorithm.is_rsa(), !signature) {
+        let spec = match (key.algorithm().is_rsa(), !signature) {
             (true, true) => keyspec::AT_KEYEXCHANGE,
             (true, false) => keyspec::AT_SIGNATURE,
             (false, _) => keyspec::AT_ECDSA_P256,
@@ -357,7 +357,7 @@ fn gids_listing(run: &mut Run<'_>) -> Option<()> {
 /// Signs a hash with container `i` and checks the signature with the certificate's key.
 fn sign_and_verify(run: &mut Run<'_>, i: u8, key: &PublicKey, spec: u32) -> Option<()> {
     let hash = Sha256::digest([b"fault matrix".as_slice(), &[i]].concat()).to_vec();
-    let alg = if key.algorithm.is_rsa() { crypt::CALG_SHA_256 } else { 0 };
+    let alg = if key.algorithm().is_rsa() { crypt::CALG_SHA_256 } else { 0 };
     let sig = run.call("CardSignData", |c| c.sign_data(i, spec, alg, 0, &hash, None))?;
     run.check(support::signature_verifies(key, &hash, &sig), || format!("container {i}'s signature does not verify"));
     Some(())
@@ -641,7 +641,7 @@ fn state(sim: &Sim) -> State {
 fn whole(before: &State, now: &State, strict: bool) -> Result<(), String> {
     match now {
         State::Piv { certificate: Some(cert), key } => {
-            let cert_key = support::cert_key(cert).map(|k| k.spki);
+            let cert_key = support::cert_key(cert).map(|k| k.spki().to_vec());
             if cert_key.is_none() || cert_key != *key {
                 return Err("slot 82 holds a certificate for another key".into());
             }
@@ -687,7 +687,7 @@ fn whole(before: &State, now: &State, strict: bool) -> Result<(), String> {
                     }
                     let der = card_sim::gids::decompress_certificate(&stored)
                         .ok_or_else(|| format!("mscp/kxc{i:02} is not a whole certificate file"))?;
-                    let cert_key = support::cert_key(&der).map(|k| k.spki);
+                    let cert_key = support::cert_key(&der).map(|k| k.spki().to_vec());
                     if !listed || cert_key.as_ref() != key {
                         return Err(format!("mscp/kxc{i:02} is not for container {i}'s key"));
                     }

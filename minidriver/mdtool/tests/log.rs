@@ -97,7 +97,7 @@ fn no_secret_reaches_the_log() {
     secrets.extend([challenge, response]);
     // RSA decryption: the plaintext.
     let cert = csp.read_file(Some("mscp"), "kxc00").unwrap();
-    let spki = card_edges::key::PublicKey::from_certificate(&cert).unwrap().spki;
+    let spki = card_edges::key::PublicKey::from_certificate(&cert).unwrap().spki().to_vec();
     let key = card_edges::crypto::public_key_from_spki(&spki).unwrap();
     let mut ct = key.encrypt(&mut rand_core::UnwrapErr(getrandom::SysRng), rsa::Pkcs1v15Encrypt, PLAINTEXT).unwrap();
     ct.reverse();
@@ -114,7 +114,7 @@ fn no_secret_reaches_the_log() {
     blob.extend_from_slice(&point.as_bytes()[1..]);
     let ecdh_cert = csp.read_file(Some("mscp"), "kxc02").unwrap();
     let card_pub = card_edges::key::PublicKey::from_certificate(&ecdh_cert).unwrap();
-    let theirs = <p256::PublicKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(&card_pub.spki).unwrap();
+    let theirs = <p256::PublicKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(card_pub.spki()).unwrap();
     let z = p256::ecdh::diffie_hellman(ours.to_nonzero_scalar(), theirs.as_affine()).raw_secret_bytes().to_vec();
     let agreement = csp.construct_dh_agreement(2, &blob).unwrap();
     let hash_name: Vec<u8> = "SHA256".encode_utf16().chain([0]).flat_map(u16::to_le_bytes).collect();

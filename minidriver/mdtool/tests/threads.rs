@@ -101,7 +101,7 @@ fn operation(csp: &mdtool::csp::CardData, e: &Expected, thread: usize, i: usize)
     match i % SIGN_EVERY {
         0 => {
             let hash = Sha256::digest(format!("thread {thread} op {i}")).to_vec();
-            let alg = if e.key.algorithm.is_rsa() { crypt::CALG_SHA_256 } else { 0 };
+            let alg = if e.key.algorithm().is_rsa() { crypt::CALG_SHA_256 } else { 0 };
             let sig = csp.sign_data(e.index, e.spec, alg, 0, &hash, None).unwrap();
             assert!(support::signature_verifies(&e.key, &hash, &sig), "thread {thread} op {i}: a bad signature");
         }

@@ -78,10 +78,10 @@ impl PivCard {
         let role = c.role;
         let associated_ecdh = match self.associations.get(&index) {
             Some(i) => Some(*i),
-            None if role == KeyRole::Signature && !c.content.public_key.algorithm.is_rsa() => all
+            None if role == KeyRole::Signature && !c.content.public_key.algorithm().is_rsa() => all
                 .iter()
                 .find(|o| {
-                    o.role == KeyRole::Exchange && o.content.public_key.algorithm == c.content.public_key.algorithm
+                    o.role == KeyRole::Exchange && o.content.public_key.algorithm() == c.content.public_key.algorithm()
                 })
                 .and_then(|o| u8::try_from(o.index).ok()),
             None => None,
@@ -219,7 +219,8 @@ impl Edge for PivCard {
     fn set_associated_ecdh(&mut self, index: u8, ecdh: u8) -> Result<()> {
         let c = self.container(index)?;
         let other = self.container(ecdh)?;
-        if other.role != KeyRole::Exchange || other.public_key.algorithm.is_rsa() || c.public_key.algorithm.is_rsa() {
+        if other.role != KeyRole::Exchange || other.public_key.algorithm().is_rsa() || c.public_key.algorithm().is_rsa()
+        {
             return Err(Error::InvalidParameter("the associated key must be an ECDH key"));
         }
         self.associations.insert(index, ecdh);
@@ -441,7 +442,7 @@ impl Edge for PivCard {
 
     fn sign(&mut self, index: u8, request: &SignRequest<'_>) -> Result<Vec<u8>> {
         let slot = Self::slot(index)?;
-        let algorithm = self.container(index)?.public_key.algorithm;
+        let algorithm = self.container(index)?.public_key.algorithm();
         let piv = self.piv();
         let out = match (*request, algorithm.is_rsa()) {
             (SignRequest::Pkcs1 { hash_alg, hash }, true) => piv.sign_pkcs1(slot, hash_alg, hash)?,
@@ -463,7 +464,7 @@ impl Edge for PivCard {
 
     fn decrypt(&mut self, index: u8, ciphertext: &[u8], padding: &DecryptPadding<'_>) -> Result<Zeroizing<Vec<u8>>> {
         let slot = Self::slot(index)?;
-        if !self.container(index)?.public_key.algorithm.is_rsa() {
+        if !self.container(index)?.public_key.algorithm().is_rsa() {
             return Err(Error::InvalidParameter("RSA decryption with an EC key"));
         }
         let piv = self.piv();
@@ -477,7 +478,7 @@ impl Edge for PivCard {
     fn agree(&mut self, index: u8, peer_point: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         let slot = Self::slot(index)?;
         let c = self.container(index)?;
-        if c.public_key.algorithm.is_rsa() || c.role != KeyRole::Exchange {
+        if c.public_key.algorithm().is_rsa() || c.role != KeyRole::Exchange {
             return Err(Error::InvalidParameter("key agreement needs an ECDH key"));
         }
         Ok(self.piv().ecdh(slot, peer_point)?)

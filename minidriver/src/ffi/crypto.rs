@@ -79,7 +79,7 @@ unsafe fn sign(ctx: &mut Context, csp: &Csp, info: *mut CARD_SIGNING_INFO) -> Re
             _ => Err(Error::NoKeyContainer),
         };
     }
-    let alg = container.public_key.algorithm;
+    let alg = container.public_key.algorithm();
     if container.role == KeyRole::Exchange && !alg.is_rsa() {
         return Err(Error::InvalidParameter("ECDH keys do not sign"));
     }
@@ -189,10 +189,10 @@ unsafe fn decrypt(ctx: &mut Context, csp: &Csp, info: *mut CARD_RSA_DECRYPT_INFO
         return Err(Error::InvalidParameter("only AT_KEYEXCHANGE keys decrypt"));
     }
     let container = ctx.container(index, &mut &*csp)?;
-    if !container.public_key.algorithm.is_rsa() {
+    if !container.public_key.algorithm().is_rsa() {
         return Err(Error::InvalidParameter("not an RSA key"));
     }
-    let k = container.public_key.algorithm.byte_len();
+    let k = container.public_key.algorithm().byte_len();
     let cb = usize::try_from(cb).map_err(|_| Error::InvalidParameter("cbData"))?;
     if cb < k {
         return Err(Error::ScardBufferTooSmall);
@@ -268,7 +268,7 @@ pub(super) unsafe extern "system" fn card_construct_dh_agreement(
         // SAFETY: pbPublicKey holds dwPublicKey bytes.
         let blob = unsafe { util::required_bytes(pb, cb, "pbPublicKey is NULL")? };
         let container = ctx.container(index, &mut &*csp)?;
-        let point = blobs::peer_point(blob, container.public_key.algorithm)?;
+        let point = blobs::peer_point(blob, container.public_key.algorithm())?;
         let agreement = ctx.construct_agreement(index, &point, &mut &*csp)?;
         // SAFETY: as above.
         unsafe { (&raw mut (*info).bSecretAgreementIndex).write(agreement) };

@@ -147,12 +147,12 @@ pub fn cert_key(der: &[u8]) -> Option<PublicKey> {
 /// Whether `sig` (as `CardSignData` returns it: RSA little-endian, ECDSA `r || s`) is a valid
 /// signature of `hash` (SHA-256) by `key`.
 pub fn signature_verifies(key: &PublicKey, hash: &[u8], sig: &[u8]) -> bool {
-    match key.algorithm {
-        KeyAlgorithm::Rsa { .. } => crypto::public_key_from_spki(&key.spki)
+    match key.algorithm() {
+        KeyAlgorithm::Rsa { .. } => crypto::public_key_from_spki(key.spki())
             .is_ok_and(|k| crypto::verify_pkcs1(&k, Some(HashAlg::Sha256), hash, &le(sig.to_vec())).is_ok()),
         KeyAlgorithm::P256 => {
             use p256::ecdsa::signature::hazmat::PrehashVerifier;
-            let Ok(vk) = <p256::ecdsa::VerifyingKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(&key.spki)
+            let Ok(vk) = <p256::ecdsa::VerifyingKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(key.spki())
             else {
                 return false;
             };
@@ -165,7 +165,7 @@ pub fn signature_verifies(key: &PublicKey, hash: &[u8], sig: &[u8]) -> bool {
 /// `msg` RSA-encrypted to `key` with PKCS#1 v1.5 padding (a fixed nonzero padding string),
 /// little-endian as `CardRSADecrypt` takes it.
 pub fn rsa_encrypt(key: &PublicKey, msg: &[u8]) -> Option<Vec<u8>> {
-    let k = crypto::public_key_from_spki(&key.spki).ok()?;
+    let k = crypto::public_key_from_spki(key.spki()).ok()?;
     let n = crypto::modulus_len(&k);
     let mut em = vec![0x00, 0x02];
     em.extend(std::iter::repeat_n(0x5A, n.checked_sub(msg.len() + 3)?));
@@ -178,7 +178,7 @@ pub fn rsa_encrypt(key: &PublicKey, msg: &[u8]) -> Option<Vec<u8>> {
 /// ECC) holds the public key `spki`.
 pub fn blob_is_key(blob: &[u8], spki: &[u8]) -> bool {
     let Ok(key) = PublicKey::from_spki(spki) else { return false };
-    match key.algorithm {
+    match key.algorithm() {
         KeyAlgorithm::Rsa { .. } => {
             // BLOBHEADER (8), RSAPUBKEY (magic, bitlen, pubexp LE32), modulus little-endian.
             let Ok((n, e)) = key.rsa_components() else { return false };
