@@ -74,7 +74,7 @@ impl KeyRole {
 
 /// A key's public half, decoded once: an edge keeps it per container for the insertion, and
 /// every check of a card's RSA result reuses the decoded modulus and its Montgomery parameters
-/// (decoding them costs about as much as the check itself).
+/// (decoding them again would add about a sixth to each check).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublicKey {
     algorithm: KeyAlgorithm,
