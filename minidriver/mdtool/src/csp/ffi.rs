@@ -1,23 +1,25 @@
 //! The CSP side of the ABI: allocator and cache callbacks handed to the minidriver, and every
-//! call through the function table, each wrapped in a safe method.
+//! call through the function table, each wrapped in a safe method. The methods build on the
+//! raw calls of [`super::raw`] (one FFI call per entry point) where the argument is plain;
+//! signing, decryption, key derivation, `CardAuthenticateEx` and the properties keep their own
+//! call here, because the raw forms fill structures differently on purpose (sentinels, fill
+//! patterns, NULL padding information).
 #![allow(unsafe_code)]
 
 use core::ffi::c_void;
 use core::ptr;
 use std::alloc::{Layout, alloc, dealloc};
 use std::collections::BTreeSet;
-use std::ffi::CString;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use card_edges::transport::Transport;
 use windows_sys::Win32::Security::Cryptography::{
     BCRYPT_OAEP_PADDING_INFO, BCRYPT_PKCS1_PADDING_INFO, BCRYPT_PSS_PADDING_INFO, BCryptBuffer, BCryptBufferDesc,
-    CARD_CAPABILITIES, CARD_DATA, CARD_DERIVE_KEY, CARD_DH_AGREEMENT_INFO, CARD_FILE_INFO, CARD_FREE_SPACE_INFO,
-    CARD_KEY_SIZES, CARD_RSA_DECRYPT_INFO, CARD_SIGNING_INFO, CONTAINER_INFO,
+    CARD_DATA, CARD_DERIVE_KEY, CARD_RSA_DECRYPT_INFO, CARD_SIGNING_INFO, CONTAINER_INFO,
 };
 
-use super::{AcquireOptions, Code, CspCache, Result};
+use super::{AcquireOptions, Code, CspCache, Result, raw};
 
 /// `CardAcquireContext`'s type.
 pub(crate) type AcquireFn = unsafe extern "system" fn(*mut CARD_DATA, u32) -> u32;
@@ -302,6 +304,11 @@ fn code(rv: u32) -> Result<()> {
     if rv == 0 { Ok(()) } else { Err(Code(rv)) }
 }
 
+/// A call's code with the tries the driver reported (`*pcAttemptsRemaining`) on failure.
+fn with_tries((rv, tries): (u32, u32)) -> core::result::Result<(), (Code, u32)> {
+    if rv == 0 { Ok(()) } else { Err((Code(rv), tries)) }
+}
+
 /// Copies a CSP-allocated buffer out and frees it.
 ///
 /// # Safety
@@ -443,11 +450,9 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn query_capabilities(&self) -> Result<(bool, bool)> {
-        let f = table!(self, pfnCardQueryCapabilities);
-        let mut c = CARD_CAPABILITIES { dwVersion: 1, fCertificateCompression: 0, fKeyGen: 0 };
-        // SAFETY: valid context and out-struct.
-        code(unsafe { f(self.cd(), &mut c) })?;
-        Ok((c.fCertificateCompression != 0, c.fKeyGen != 0))
+        let (rv, [_, compression, key_gen]) = raw::capabilities(self.raw(), 1);
+        code(rv)?;
+        Ok((compression != 0, key_gen != 0))
     }
 
     /// `CardReadFile`.
@@ -455,15 +460,9 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn read_file(&self, dir: Option<&str>, file: &str) -> Result<Vec<u8>> {
-        let f = table!(self, pfnCardReadFile);
-        let dir = dir.map(|d| CString::new(d).unwrap_or_default());
-        let file = CString::new(file).unwrap_or_default();
-        let (mut p, mut len) = (ptr::null_mut(), 0u32);
-        let dp = dir.as_ref().map_or(ptr::null(), |d| d.as_ptr().cast());
-        // SAFETY: valid strings and out-pointers.
-        code(unsafe { f(self.cd(), dp, file.as_ptr().cast(), 0, &mut p, &mut len) })?;
-        // SAFETY: the driver allocated the buffer with our allocator.
-        Ok(unsafe { take(p, len) })
+        let (rv, data) = raw::read_file_bytes(self.raw(), dir.map(str::as_bytes), file.as_bytes(), 0);
+        code(rv)?;
+        Ok(data)
     }
 
     /// `CardWriteFile`.
@@ -471,12 +470,7 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn write_file(&self, dir: Option<&str>, file: &str, data: &[u8]) -> Result<()> {
-        let f = table!(self, pfnCardWriteFile);
-        let dir = dir.map(|d| CString::new(d).unwrap_or_default());
-        let file = CString::new(file).unwrap_or_default();
-        let dp = dir.as_ref().map_or(ptr::null(), |d| d.as_ptr().cast());
-        // SAFETY: valid strings and data.
-        code(unsafe { f(self.cd(), dp, file.as_ptr().cast(), 0, data.as_ptr(), data.len() as u32) })
+        code(raw::write_file(self.raw(), dir, file, data, 0))
     }
 
     /// `CardCreateFile`.
@@ -484,12 +478,7 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn create_file(&self, dir: Option<&str>, file: &str, size: u32, access_condition: i32) -> Result<()> {
-        let f = table!(self, pfnCardCreateFile);
-        let dir = dir.map(|d| CString::new(d).unwrap_or_default());
-        let file = CString::new(file).unwrap_or_default();
-        let dp = dir.as_ref().map_or(ptr::null(), |d| d.as_ptr().cast());
-        // SAFETY: valid strings.
-        code(unsafe { f(self.cd(), dp, file.as_ptr().cast(), size, access_condition) })
+        code(raw::create_file(self.raw(), dir, file, size, access_condition))
     }
 
     /// `CardDeleteFile`.
@@ -497,12 +486,7 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn delete_file(&self, dir: Option<&str>, file: &str) -> Result<()> {
-        let f = table!(self, pfnCardDeleteFile);
-        let dir = dir.map(|d| CString::new(d).unwrap_or_default());
-        let file = CString::new(file).unwrap_or_default();
-        let dp = dir.as_ref().map_or(ptr::null(), |d| d.as_ptr().cast());
-        // SAFETY: valid strings.
-        code(unsafe { f(self.cd(), dp, file.as_ptr().cast(), 0) })
+        code(raw::delete_file(self.raw(), dir, file, 0))
     }
 
     /// `CardEnumFiles`.
@@ -510,14 +494,8 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn enum_files(&self, dir: Option<&str>) -> Result<Vec<String>> {
-        let f = table!(self, pfnCardEnumFiles);
-        let dir = dir.map(|d| CString::new(d).unwrap_or_default());
-        let dp = dir.as_ref().map_or(ptr::null(), |d| d.as_ptr().cast());
-        let (mut p, mut len) = (ptr::null_mut(), 0u32);
-        // SAFETY: valid string and out-pointers.
-        code(unsafe { f(self.cd(), dp, &mut p, &mut len, 0) })?;
-        // SAFETY: allocated with our allocator.
-        let bytes = unsafe { take(p, len) };
+        let (rv, bytes, _) = raw::enum_files_bytes(self.raw(), dir.map(str::as_bytes));
+        code(rv)?;
         Ok(bytes
             .split(|b| *b == 0)
             .filter(|s| !s.is_empty())
@@ -530,14 +508,9 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn file_info(&self, dir: Option<&str>, file: &str) -> Result<(u32, i32)> {
-        let f = table!(self, pfnCardGetFileInfo);
-        let dir = dir.map(|d| CString::new(d).unwrap_or_default());
-        let file = CString::new(file).unwrap_or_default();
-        let dp = dir.as_ref().map_or(ptr::null(), |d| d.as_ptr().cast());
-        let mut info = CARD_FILE_INFO { dwVersion: 1, cbFileSize: 0, AccessCondition: 0 };
-        // SAFETY: valid strings and out-struct.
-        code(unsafe { f(self.cd(), dp, file.as_ptr().cast(), &mut info) })?;
-        Ok((info.cbFileSize, info.AccessCondition))
+        let (rv, size, access_condition) = raw::file_info(self.raw(), dir, file, 1);
+        code(rv)?;
+        Ok((size, access_condition))
     }
 
     /// `CardQueryFreeSpace`: (bytes, containers available, max containers).
@@ -545,16 +518,9 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn query_free_space(&self) -> Result<(u32, u32, u32)> {
-        let f = table!(self, pfnCardQueryFreeSpace);
-        let mut i = CARD_FREE_SPACE_INFO {
-            dwVersion: 1,
-            dwBytesAvailable: 0,
-            dwKeyContainersAvailable: 0,
-            dwMaxKeyContainers: 0,
-        };
-        // SAFETY: valid out-struct.
-        code(unsafe { f(self.cd(), 0, &mut i) })?;
-        Ok((i.dwBytesAvailable, i.dwKeyContainersAvailable, i.dwMaxKeyContainers))
+        let (rv, [_, bytes, containers, max_containers]) = raw::free_space(self.raw(), 0, 1);
+        code(rv)?;
+        Ok((bytes, containers, max_containers))
     }
 
     /// `CardCreateDirectory`.
@@ -562,10 +528,7 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn create_directory(&self, dir: &str, access_condition: i32) -> Result<()> {
-        let f = table!(self, pfnCardCreateDirectory);
-        let d = CString::new(dir).unwrap_or_default();
-        // SAFETY: valid string.
-        code(unsafe { f(self.cd(), d.as_ptr().cast(), access_condition) })
+        code(raw::create_directory(self.raw(), dir, access_condition))
     }
 
     /// `CardDeleteDirectory`.
@@ -573,10 +536,7 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn delete_directory(&self, dir: &str) -> Result<()> {
-        let f = table!(self, pfnCardDeleteDirectory);
-        let d = CString::new(dir).unwrap_or_default();
-        // SAFETY: valid string.
-        code(unsafe { f(self.cd(), d.as_ptr().cast()) })
+        code(raw::delete_directory(self.raw(), dir))
     }
 
     /// `CardQueryKeySizes`: (min, default, max, increment).
@@ -584,17 +544,9 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn query_key_sizes(&self, key_spec: u32) -> Result<[u32; 4]> {
-        let f = table!(self, pfnCardQueryKeySizes);
-        let mut s = CARD_KEY_SIZES {
-            dwVersion: 1,
-            dwMinimumBitlen: 0,
-            dwDefaultBitlen: 0,
-            dwMaximumBitlen: 0,
-            dwIncrementalBitlen: 0,
-        };
-        // SAFETY: valid out-struct.
-        code(unsafe { f(self.cd(), key_spec, 0, &mut s) })?;
-        Ok([s.dwMinimumBitlen, s.dwDefaultBitlen, s.dwMaximumBitlen, s.dwIncrementalBitlen])
+        let (rv, [_, min, default, max, increment]) = raw::query_key_sizes(self.raw(), key_spec, 0);
+        code(rv)?;
+        Ok([min, default, max, increment])
     }
 
     /// `CardGetContainerInfo`: (signature key blob, key exchange key blob).
@@ -602,19 +554,9 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn container_info(&self, index: u8) -> Result<(Vec<u8>, Vec<u8>)> {
-        let f = table!(self, pfnCardGetContainerInfo);
-        let mut i = CONTAINER_INFO {
-            dwVersion: 1,
-            dwReserved: 0,
-            cbSigPublicKey: 0,
-            pbSigPublicKey: ptr::null_mut(),
-            cbKeyExPublicKey: 0,
-            pbKeyExPublicKey: ptr::null_mut(),
-        };
-        // SAFETY: valid out-struct.
-        code(unsafe { f(self.cd(), index, 0, &mut i) })?;
-        // SAFETY: blobs allocated with our allocator.
-        Ok(unsafe { (take(i.pbSigPublicKey, i.cbSigPublicKey), take(i.pbKeyExPublicKey, i.cbKeyExPublicKey)) })
+        let (rv, sig, kx) = raw::container_info_blobs(self.raw(), index, 0);
+        code(rv)?;
+        Ok((sig.unwrap_or_default(), kx.unwrap_or_default()))
     }
 
     /// `CardCreateContainer`.
@@ -629,10 +571,7 @@ impl CardData {
         key_size: u32,
         key_data: Option<&[u8]>,
     ) -> Result<()> {
-        let f = table!(self, pfnCardCreateContainer);
-        let kp = key_data.map_or(ptr::null(), <[u8]>::as_ptr);
-        // SAFETY: valid context and key data.
-        code(unsafe { f(self.cd(), index, flags, key_spec, key_size, kp) })
+        code(raw::create_container(self.raw(), index, flags, key_spec, key_size, key_data, None))
     }
 
     /// `CardCreateContainerEx`.
@@ -640,9 +579,7 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn create_container_ex(&self, index: u8, flags: u32, key_spec: u32, key_size: u32, pin_id: u32) -> Result<()> {
-        let f = table!(self, pfnCardCreateContainerEx);
-        // SAFETY: valid context.
-        code(unsafe { f(self.cd(), index, flags, key_spec, key_size, ptr::null(), pin_id) })
+        code(raw::create_container(self.raw(), index, flags, key_spec, key_size, None, Some(pin_id)))
     }
 
     /// `CardDeleteContainer`.
@@ -650,9 +587,7 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn delete_container(&self, index: u8) -> Result<()> {
-        let f = table!(self, pfnCardDeleteContainer);
-        // SAFETY: valid context.
-        code(unsafe { f(self.cd(), index, 0) })
+        code(raw::delete_container(self.raw(), index, 0))
     }
 
     /// `CardAuthenticatePin`; the error carries the tries reported.
@@ -660,12 +595,7 @@ impl CardData {
     /// # Errors
     /// The returned code and `*pcAttemptsRemaining`.
     pub fn authenticate_pin(&self, user: &str, pin: &[u8]) -> core::result::Result<(), (Code, u32)> {
-        let f = self.raw.pfnCardAuthenticatePin.ok_or((Code(0x8010_0022), 0))?;
-        let u = wide_z(user);
-        let mut tries = 0xDEAD_BEEF;
-        // SAFETY: valid strings and out-pointer.
-        let rv = unsafe { f(self.cd(), u.as_ptr(), pin.as_ptr(), pin.len() as u32, &mut tries) };
-        if rv == 0 { Ok(()) } else { Err((Code(rv), tries)) }
+        with_tries(raw::authenticate_pin(self.raw(), user, pin))
     }
 
     /// `CardAuthenticateEx`: returns the session PIN when one was generated.
@@ -694,12 +624,9 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn get_challenge(&self) -> Result<Vec<u8>> {
-        let f = table!(self, pfnCardGetChallenge);
-        let (mut p, mut len) = (ptr::null_mut(), 0u32);
-        // SAFETY: valid out-pointers.
-        code(unsafe { f(self.cd(), &mut p, &mut len) })?;
-        // SAFETY: allocated with our allocator.
-        Ok(unsafe { take(p, len) })
+        let (rv, challenge) = raw::get_challenge(self.raw());
+        code(rv)?;
+        Ok(challenge)
     }
 
     /// `CardGetChallengeEx`.
@@ -707,12 +634,9 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn get_challenge_ex(&self, pin_id: u32) -> Result<Vec<u8>> {
-        let f = table!(self, pfnCardGetChallengeEx);
-        let (mut p, mut len) = (ptr::null_mut(), 0u32);
-        // SAFETY: valid out-pointers.
-        code(unsafe { f(self.cd(), pin_id, &mut p, &mut len, 0) })?;
-        // SAFETY: allocated with our allocator.
-        Ok(unsafe { take(p, len) })
+        let (rv, challenge) = raw::get_challenge_ex(self.raw(), pin_id, 0);
+        code(rv)?;
+        Ok(challenge)
     }
 
     /// `CardAuthenticateChallenge`.
@@ -720,11 +644,7 @@ impl CardData {
     /// # Errors
     /// The returned code and tries.
     pub fn authenticate_challenge(&self, response: &[u8]) -> core::result::Result<(), (Code, u32)> {
-        let f = self.raw.pfnCardAuthenticateChallenge.ok_or((Code(0x8010_0022), 0))?;
-        let mut tries = 0xDEAD_BEEF;
-        // SAFETY: valid data and out-pointer.
-        let rv = unsafe { f(self.cd(), response.as_ptr(), response.len() as u32, &mut tries) };
-        if rv == 0 { Ok(()) } else { Err((Code(rv), tries)) }
+        with_tries(raw::authenticate_challenge(self.raw(), response))
     }
 
     /// `CardUnblockPin`.
@@ -732,21 +652,7 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn unblock_pin(&self, user: &str, auth: &[u8], new_pin: &[u8], retry: u32, flags: u32) -> Result<()> {
-        let f = table!(self, pfnCardUnblockPin);
-        let u = wide_z(user);
-        // SAFETY: valid strings and data.
-        code(unsafe {
-            f(
-                self.cd(),
-                u.as_ptr(),
-                auth.as_ptr(),
-                auth.len() as u32,
-                new_pin.as_ptr(),
-                new_pin.len() as u32,
-                retry,
-                flags,
-            )
-        })
+        code(raw::unblock_pin(self.raw(), user, auth, new_pin, retry, flags))
     }
 
     /// `CardChangeAuthenticator`.
@@ -760,24 +666,7 @@ impl CardData {
         new: &[u8],
         flags: u32,
     ) -> core::result::Result<(), (Code, u32)> {
-        let f = self.raw.pfnCardChangeAuthenticator.ok_or((Code(0x8010_0022), 0))?;
-        let u = wide_z(user);
-        let mut tries = 0xDEAD_BEEF;
-        // SAFETY: valid strings, data and out-pointer.
-        let rv = unsafe {
-            f(
-                self.cd(),
-                u.as_ptr(),
-                current.as_ptr(),
-                current.len() as u32,
-                new.as_ptr(),
-                new.len() as u32,
-                0,
-                flags,
-                &mut tries,
-            )
-        };
-        if rv == 0 { Ok(()) } else { Err((Code(rv), tries)) }
+        with_tries(raw::change_authenticator(self.raw(), user, current, new, 0, flags))
     }
 
     /// `CardChangeAuthenticatorEx`.
@@ -792,24 +681,7 @@ impl CardData {
         target_id: u32,
         target: &[u8],
     ) -> core::result::Result<(), (Code, u32)> {
-        let f = self.raw.pfnCardChangeAuthenticatorEx.ok_or((Code(0x8010_0022), 0))?;
-        let mut tries = 0xDEAD_BEEF;
-        // SAFETY: valid data and out-pointer.
-        let rv = unsafe {
-            f(
-                self.cd(),
-                flags,
-                auth_id,
-                auth.as_ptr(),
-                auth.len() as u32,
-                target_id,
-                target.as_ptr(),
-                target.len() as u32,
-                0,
-                &mut tries,
-            )
-        };
-        if rv == 0 { Ok(()) } else { Err((Code(rv), tries)) }
+        with_tries(raw::change_authenticator_ex(self.raw(), flags, auth_id, auth, target_id, target, 0))
     }
 
     /// `CardDeauthenticate`.
@@ -817,10 +689,7 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn deauthenticate(&self, user: &str) -> Result<()> {
-        let f = table!(self, pfnCardDeauthenticate);
-        let u = wide_z(user);
-        // SAFETY: valid string.
-        code(unsafe { f(self.cd(), u.as_ptr(), 0) })
+        code(raw::deauthenticate(self.raw(), user, 0))
     }
 
     /// `CardDeauthenticateEx`.
@@ -828,9 +697,7 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn deauthenticate_ex(&self, pins: u32) -> Result<()> {
-        let f = table!(self, pfnCardDeauthenticateEx);
-        // SAFETY: valid context.
-        code(unsafe { f(self.cd(), pins, 0) })
+        code(raw::deauthenticate_ex(self.raw(), pins, 0))
     }
 
     /// `CardSignData`: the signature as returned (RSA little-endian, ECDSA `r || s`).
@@ -898,20 +765,9 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn construct_dh_agreement(&self, index: u8, peer_blob: &[u8]) -> Result<u8> {
-        let f = table!(self, pfnCardConstructDHAgreement);
-        let mut info = CARD_DH_AGREEMENT_INFO {
-            dwVersion: 2,
-            bContainerIndex: index,
-            dwFlags: 0,
-            dwPublicKey: peer_blob.len() as u32,
-            pbPublicKey: peer_blob.as_ptr().cast_mut(),
-            pbReserved: ptr::null_mut(),
-            cbReserved: 0,
-            bSecretAgreementIndex: 0,
-        };
-        // SAFETY: valid structure and buffer.
-        code(unsafe { f(self.cd(), &mut info) })?;
-        Ok(info.bSecretAgreementIndex)
+        let (rv, agreement) = raw::construct_agreement(self.raw(), 2, index, 0, peer_blob);
+        code(rv)?;
+        Ok(agreement)
     }
 
     /// `CardDeriveKey` with a KDF name and `(BufferType, bytes)` parameters; `out_len` is the
@@ -965,9 +821,7 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn destroy_dh_agreement(&self, agreement: u8) -> Result<()> {
-        let f = table!(self, pfnCardDestroyDHAgreement);
-        // SAFETY: valid context.
-        code(unsafe { f(self.cd(), agreement, 0) })
+        code(raw::destroy_agreement(self.raw(), agreement, 0))
     }
 
     /// `CardGetProperty`, asking the size first as a CSP does.
@@ -1022,11 +876,7 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn set_property(&self, name: &str, data: Option<&[u8]>, flags: u32) -> Result<()> {
-        let f = table!(self, pfnCardSetProperty);
-        let n = wide_z(name);
-        let (p, len) = data.map_or((ptr::null(), 0), |d| (d.as_ptr(), d.len() as u32));
-        // SAFETY: valid strings and data.
-        code(unsafe { f(self.cd(), n.as_ptr(), p, len, flags) })
+        code(raw::set_property(self.raw(), name, data, flags))
     }
 
     /// `CardGetContainerProperty` (for `CCP_CONTAINER_INFO` the blobs are returned separately).
@@ -1076,10 +926,7 @@ impl CardData {
     /// # Errors
     /// The returned code.
     pub fn set_container_property(&self, index: u8, name: &str, data: &[u8]) -> Result<()> {
-        let f = table!(self, pfnCardSetContainerProperty);
-        let n = wide_z(name);
-        // SAFETY: valid strings and data.
-        code(unsafe { f(self.cd(), index, n.as_ptr(), data.as_ptr(), data.len() as u32, 0) })
+        code(raw::set_container_property(self.raw(), index, name, data, 0))
     }
 
     /// Calls one of the v7 secure-key-injection entry points with benign arguments: its code.

@@ -2,8 +2,9 @@
 //! (NULL and out-of-range arguments, sentinels in out-pointers, poisoned caller buffers, a bare
 //! `CARD_DATA` inspected after a refused acquire, an allocator that fails, callbacks that count
 //! or call back into their context). The one raw CARD_DATA caller of the project: the
-//! checklist and threads tests and `mdtool conformance` all use it. The `unsafe` is in
-//! its `ffi` module; this module holds what the calls take and return.
+//! checklist and threads tests and `mdtool conformance` all use it, and the stand-in's safe
+//! methods build their plain calls on it. The `unsafe` is in its `ffi` module; this module
+//! holds what the calls take and return.
 
 mod ffi;
 

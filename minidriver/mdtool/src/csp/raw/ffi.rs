@@ -1086,6 +1086,47 @@ pub fn get_challenge_ex(cd: &CARD_DATA, pin_id: u32, flags: u32) -> (u32, Vec<u8
     }
 }
 
+/// `CardGetChallenge`: (code, the challenge, copied and freed).
+pub fn get_challenge(cd: &CARD_DATA) -> (u32, Vec<u8>) {
+    let Some(f) = cd.pfnCardGetChallenge else { return (0x8010_0022, Vec::new()) };
+    let (mut pb, mut cb) = (ptr::null_mut::<u8>(), 0u32);
+    // SAFETY: valid out-pointers; a returned challenge is copied and freed once.
+    unsafe {
+        let code = f(ptr::from_ref(cd), &mut pb, &mut cb);
+        let data = if pb.is_null() { Vec::new() } else { core::slice::from_raw_parts(pb, cb as usize).to_vec() };
+        free_output(pb);
+        (code, data)
+    }
+}
+
+/// `CardAuthenticateChallenge`: (code, tries).
+pub fn authenticate_challenge(cd: &CARD_DATA, response: &[u8]) -> (u32, u32) {
+    let Some(f) = cd.pfnCardAuthenticateChallenge else { return (0x8010_0022, 0) };
+    let mut tries = 0xDEAD_u32;
+    // SAFETY: valid data and out-pointer.
+    let code = unsafe { f(ptr::from_ref(cd), response.as_ptr(), response.len() as u32, &mut tries) };
+    (code, tries)
+}
+
+/// `CardUnblockPin` with any user id, retry count and flags.
+pub fn unblock_pin(cd: &CARD_DATA, user: &str, auth: &[u8], new_pin: &[u8], retry: u32, flags: u32) -> u32 {
+    let Some(f) = cd.pfnCardUnblockPin else { return 0x8010_0022 };
+    let u = wide(user);
+    // SAFETY: valid strings and data.
+    unsafe {
+        f(
+            ptr::from_ref(cd),
+            u.as_ptr(),
+            auth.as_ptr(),
+            auth.len() as u32,
+            new_pin.as_ptr(),
+            new_pin.len() as u32,
+            retry,
+            flags,
+        )
+    }
+}
+
 /// `CardDeauthenticate` with any user id and flags.
 pub fn deauthenticate(cd: &CARD_DATA, user: &str, flags: u32) -> u32 {
     let Some(f) = cd.pfnCardDeauthenticate else { return 0x8010_0022 };
@@ -1304,6 +1345,41 @@ pub fn create_file(cd: &CARD_DATA, dir: Option<&str>, file: &str, size: u32, acc
     unsafe {
         f(ptr::from_ref(cd), dir.as_ref().map_or(ptr::null(), |d| d.as_ptr()), file.as_ptr(), size, access_condition)
     }
+}
+
+/// `CardDeleteDirectory`.
+pub fn delete_directory(cd: &CARD_DATA, name: &str) -> u32 {
+    let Some(f) = cd.pfnCardDeleteDirectory else { return 0x8010_0022 };
+    let n = ansi(name.as_bytes());
+    // SAFETY: a valid string.
+    unsafe { f(ptr::from_ref(cd), n.as_ptr()) }
+}
+
+/// `CardWriteFile` (`dir` `None` = NULL, the root) with any flags.
+pub fn write_file(cd: &CARD_DATA, dir: Option<&str>, file: &str, data: &[u8], flags: u32) -> u32 {
+    let Some(f) = cd.pfnCardWriteFile else { return 0x8010_0022 };
+    let dir = dir.map(|d| ansi(d.as_bytes()));
+    let file = ansi(file.as_bytes());
+    // SAFETY: valid strings and data.
+    unsafe {
+        f(
+            ptr::from_ref(cd),
+            dir.as_ref().map_or(ptr::null(), |d| d.as_ptr()),
+            file.as_ptr(),
+            flags,
+            data.as_ptr(),
+            data.len() as u32,
+        )
+    }
+}
+
+/// `CardDeleteFile` (`dir` `None` = NULL, the root) with any flags.
+pub fn delete_file(cd: &CARD_DATA, dir: Option<&str>, file: &str, flags: u32) -> u32 {
+    let Some(f) = cd.pfnCardDeleteFile else { return 0x8010_0022 };
+    let dir = dir.map(|d| ansi(d.as_bytes()));
+    let file = ansi(file.as_bytes());
+    // SAFETY: valid strings.
+    unsafe { f(ptr::from_ref(cd), dir.as_ref().map_or(ptr::null(), |d| d.as_ptr()), file.as_ptr(), flags) }
 }
 
 // ----- cryptography -----
