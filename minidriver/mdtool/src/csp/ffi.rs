@@ -313,7 +313,7 @@ fn with_tries((rv, tries): (u32, u32)) -> core::result::Result<(), (Code, u32)> 
 ///
 /// # Safety
 /// `p` must be NULL or a csp_alloc allocation of at least `len` bytes.
-unsafe fn take(p: *mut u8, len: u32) -> Vec<u8> {
+pub(crate) unsafe fn take(p: *mut u8, len: u32) -> Vec<u8> {
     if p.is_null() {
         return Vec::new();
     }

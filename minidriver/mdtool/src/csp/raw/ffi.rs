@@ -22,6 +22,7 @@ use windows_sys::Win32::Security::Cryptography::{
 };
 
 use super::{DeriveCall, DeriveOut, NullCase, Output, Outputs, SignCall, SignOut};
+use crate::csp::ffi::take;
 use crate::csp::{CardData, CspCache, Driver};
 
 /// A pointer value the driver must never write over (nor read through).
@@ -1080,8 +1081,7 @@ pub fn get_challenge_ex(cd: &CARD_DATA, pin_id: u32, flags: u32) -> (u32, Vec<u8
     // SAFETY: valid out-pointers; a returned challenge is copied and freed once.
     unsafe {
         let code = f(ptr::from_ref(cd), pin_id, &mut pb, &mut cb, flags);
-        let data = if pb.is_null() { Vec::new() } else { core::slice::from_raw_parts(pb, cb as usize).to_vec() };
-        free_output(pb);
+        let data = take(pb, cb);
         (code, data)
     }
 }
@@ -1093,8 +1093,7 @@ pub fn get_challenge(cd: &CARD_DATA) -> (u32, Vec<u8>) {
     // SAFETY: valid out-pointers; a returned challenge is copied and freed once.
     unsafe {
         let code = f(ptr::from_ref(cd), &mut pb, &mut cb);
-        let data = if pb.is_null() { Vec::new() } else { core::slice::from_raw_parts(pb, cb as usize).to_vec() };
-        free_output(pb);
+        let data = take(pb, cb);
         (code, data)
     }
 }
@@ -1247,8 +1246,7 @@ pub fn read_file_bytes(cd: &CARD_DATA, dir: Option<&[u8]>, file: &[u8], flags: u
             &mut pb,
             &mut cb,
         );
-        let data = if pb.is_null() { Vec::new() } else { core::slice::from_raw_parts(pb, cb as usize).to_vec() };
-        free_output(pb);
+        let data = take(pb, cb);
         (code, data)
     }
 }
@@ -1277,8 +1275,7 @@ pub fn enum_files_bytes(cd: &CARD_DATA, dir: Option<&[u8]>) -> (u32, Vec<u8>, u3
     // SAFETY: valid strings and out-pointers; the block is copied and freed once.
     unsafe {
         let code = f(ptr::from_ref(cd), dir.as_ref().map_or(ptr::null(), |d| d.as_ptr()), &mut pb, &mut cb, 0);
-        let data = if pb.is_null() { Vec::new() } else { core::slice::from_raw_parts(pb, cb as usize).to_vec() };
-        free_output(pb);
+        let data = take(pb, cb);
         (code, data, cb)
     }
 }
